@@ -19,6 +19,7 @@ setup(
         "pillow",
         "opencv-python-headless",
         "tqdm",
+        "tensorboard",
     ],
     extras_require={
         "and-cuda": ["tensorflow[and-cuda]>=2.21,<2.22"],

@@ -120,6 +120,7 @@ class InpaintingModel(keras.Model):
         super().__init__(**kwargs)
         # Inputs stay float32 under mixed policies: known pixels are copied from them exactly.
         self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True  # dicts of NumPy arrays are cast below
         self.image_size = _pair(image_size, "image_size")
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_terms}
         self.evaluation_trackers = {

@@ -1,0 +1,308 @@
+"""The training loop behind `keras-inpaint train`.
+
+One loop serves every placement: the default strategy (one CPU/GPU), `MirroredStrategy`
+(several GPUs) and `MultiWorkerMirroredStrategy` (several machines, configured by
+``TF_CONFIG``). It is our own loop rather than `Model.fit` because Keras 3's `fit` fails under
+`MultiWorkerMirroredStrategy` (keras-team/keras#20585); each step runs the model's own
+`train_step` through `strategy.run`, so the models behave the same under `fit`.
+
+A run directory holds:
+
+- ``run.json``: the model, its constructor arguments and the data settings; a resumed run must
+  match it;
+- ``checkpoints/``: `tf.train.Checkpoint`s of the model (with its ``train_steps`` counter) and
+  both optimizers. TensorFlow writes a checkpoint's files first and then atomically replaces the
+  ``checkpoint`` index, so a kill at any moment leaves the previous checkpoint loadable;
+- ``logs/``: TensorBoard scalars (every loss term) and images (input, mask, output, plus what
+  the model's `summary_images` adds);
+- ``model.keras`` and ``model.weights.h5`` at the end, each written to a temporary file in the
+  same folder and renamed into place.
+
+Resuming (``resume=True``) restores the latest checkpoint and restarts the data stream at
+element ``step * global_batch``: images, crops and masks are functions of (seed, element
+index) (see `keras_inpaint.data`), so the resumed run sees exactly the batches an
+uninterrupted run would have seen.
+"""
+
+import ast
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_inpaint import data as inpaint_data
+from keras_inpaint.models import get_model_class
+
+MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def parse_overrides(assignments):
+    """``["key=value", ...]`` -> dict; values are Python literals when they parse as one.
+
+    ``phases=900,100,5000`` gives a tuple, ``width=16`` an int, ``vgg_weights=/a/b.h5`` a string.
+    """
+    overrides = {}
+    for assignment in assignments or ():
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, received {assignment!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        overrides[key.strip()] = value
+    return overrides
+
+
+def make_strategy(name):
+    """A `tf.distribute` strategy by name: "default", "mirrored" or "multi-worker"."""
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        # All GPUs; on a machine without GPUs, all logical CPU devices (tests split the CPU).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi-worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError(
+                "--strategy multi-worker needs the TF_CONFIG environment variable "
+                "(cluster and task); see the README's multi-machine example"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+def _check_run_config(path, run_config, resume):
+    """Write run.json for a new run; on resume, insist the settings are the same."""
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if not resume:
+            raise ValueError(
+                f"{path.parent} already holds a training run; pass --resume to continue it "
+                "or choose another --output"
+            )
+        changed = {
+            key: (previous.get(key), value)
+            for key, value in run_config.items()
+            if key not in ("steps",) and previous.get(key) != value
+        }
+        if changed:
+            details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise ValueError(f"cannot resume {path.parent} with different settings ({details})")
+    _atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
+
+
+def _atomic_write_text(path, text):
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def _atomic_save(model, directory):
+    """``model.keras`` and ``model.weights.h5`` via temporary files renamed into place."""
+    for final, tmp, save in (
+        ("model.keras", "tmp-model.keras", model.save),
+        ("model.weights.h5", "tmp-model.weights.h5", model.save_weights),
+    ):
+        save(str(directory / tmp))
+        os.replace(directory / tmp, directory / final)
+
+
+def train(
+    model,
+    data,
+    output,
+    image_size=256,
+    batch_size=8,
+    steps=1000,
+    masks=None,
+    mixed_precision=None,
+    strategy="default",
+    resume=False,
+    jit_compile=False,
+    overrides=None,
+    seed=0,
+    checkpoint_every=500,
+    log_every=50,
+    image_every=500,
+    verbose=1,
+):
+    """Train a registered model (or ``"module:Class"``) on a folder or ``tfds:NAME``.
+
+    Args:
+        model: a name from `keras_inpaint.models.MODELS` or ``"package.module:Class"`` for a
+            user's own `InpaintingModel` subclass.
+        data: an image folder or ``"tfds:NAME"``.
+        output: the run directory (see the module docstring).
+        image_size: training crop size (int or (height, width)).
+        batch_size: global batch size (split across replicas).
+        steps: total optimisation steps of the run (a resumed run continues up to it).
+        masks: mask generator spec; the model's ``default_masks`` when None.
+        mixed_precision: None, "float16" or "bfloat16".
+        strategy: "default", "mirrored" or "multi-worker".
+        resume: continue from the latest checkpoint in ``output``.
+        jit_compile: compile each replica's train step with XLA.
+        overrides: constructor arguments of the model (``--set key=value``).
+        seed: seed of the initial weights and of the data stream (file order, crops, flips,
+            masks).
+        checkpoint_every, log_every, image_every: intervals in steps.
+        verbose: 1 shows a progress bar.
+
+    Returns:
+        The trained model.
+    """
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    overrides = dict(overrides or {})
+    if mixed_precision is not None:
+        if mixed_precision not in MIXED_PRECISION_POLICIES:
+            raise ValueError(
+                f"mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
+                f"received {mixed_precision!r}"
+            )
+        keras.config.set_dtype_policy(MIXED_PRECISION_POLICIES[mixed_precision])
+    model_class = _resolve_model_class(model)
+    masks = masks or model_class.default_masks
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    run_config = {
+        "model": model,
+        "overrides": overrides,
+        "data": str(data),
+        "image_size": list(size),
+        "batch_size": batch_size,
+        "masks": masks,
+        "seed": seed,
+        "mixed_precision": mixed_precision,
+        "steps": steps,
+    }
+    strategy = make_strategy(strategy)
+    chief = _is_chief(strategy)
+    if chief:
+        _check_run_config(output / "run.json", run_config, resume)
+
+    keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
+    with strategy.scope():
+        net = model_class(image_size=size, **overrides)
+        net.compile()
+    checkpoint = tf.train.Checkpoint(
+        model=net,
+        **{
+            name: optimizer
+            for name, optimizer in (
+                ("generator_optimizer", net.generator_optimizer),
+                ("discriminator_optimizer", net.discriminator_optimizer),
+            )
+            if optimizer is not None
+        },
+    )
+    checkpoint_dir = output / "checkpoints"
+    if not chief:  # every worker writes (the save is collective); only the chief's is kept
+        checkpoint_dir = Path(tempfile.mkdtemp(prefix="worker-checkpoints-"))
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
+    if resume and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start = int(net.train_steps.numpy())
+    if verbose and start:
+        print(f"Resuming {output} at step {start}")
+
+    dataset = inpaint_data.make_dataset(
+        data,
+        image_size=size,
+        batch_size=batch_size,
+        masks=masks,
+        seed=seed,
+        start_index=start * batch_size,
+    )
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    replica_step = tf.function(net.train_step, jit_compile=True) if jit_compile else net.train_step
+
+    @tf.function
+    def distributed_step(batch):
+        results = strategy.run(replica_step, args=(batch,))
+        return {
+            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in results.items()
+        }
+
+    writer = tf.summary.create_file_writer(str(output / "logs")) if chief else None
+    progress = None
+    if verbose:
+        progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
+        progress.update(start)
+    step = start
+    while step < steps:
+        batch = next(iterator)
+        results = distributed_step(batch)
+        step += 1
+        values = {name: float(value) for name, value in results.items()}
+        if progress is not None:
+            progress.update(step, list(values.items()), finalize=step == steps)
+        if step % log_every == 0 or step == steps:
+            _write_scalars(writer, values, step)
+            for tracker in net.loss_trackers.values():
+                tracker.reset_state()
+        if step % image_every == 0 or step == steps:
+            _write_images(writer, net, batch, strategy, step)
+        if step % checkpoint_every == 0 or step == steps:
+            manager.save(checkpoint_number=step)
+    if chief:
+        _atomic_save(net, output)
+    else:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    report = inpaint_data.skipped_files_report()
+    if report and verbose:
+        print(report)
+    return net
+
+
+def _resolve_model_class(model):
+    if ":" in model:
+        module_name, class_name = model.split(":", 1)
+        return getattr(importlib.import_module(module_name), class_name)
+    return get_model_class(model)
+
+
+def _write_scalars(writer, values, step):
+    if writer is None:
+        return
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(name, value)
+    writer.flush()
+
+
+def _write_images(writer, model, batch, strategy, step, max_images=4):
+    """Input (holes greyed), mask, output and the model's own extra pictures."""
+    if writer is None:
+        return
+    local = strategy.experimental_local_results(batch)[0]
+    inputs = {key: value[:max_images] for key, value in local.items()}
+    images = {
+        "input": inputs["image"] * (1.0 - inputs["mask"]) + 0.5 * inputs["mask"],
+        "mask": inputs["mask"],
+        "output": model(inputs, training=False),
+    }
+    if hasattr(model, "summary_images"):
+        images.update(model.summary_images(inputs))
+    with writer.as_default(step=step):
+        for name, value in images.items():
+            tf.summary.image(name, tf.clip_by_value(tf.cast(value, tf.float32), 0.0, 1.0),
+                             max_outputs=max_images)
+    writer.flush()

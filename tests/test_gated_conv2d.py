@@ -1,0 +1,121 @@
+"""Tests of GatedConv2D against a NumPy implementation of Yu et al.'s gated convolution."""
+
+import keras
+import numpy as np
+import pytest
+from layer_harness import numpy_same_padding
+from layer_harness import numpy_windows
+from layer_harness import run_layer_test
+
+from keras_inpaint.layers import GatedConv2D
+
+RNG = np.random.default_rng(4321)
+
+
+def numpy_elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+def numpy_gated_conv2d(x, kernel, bias, strides, padding, dilation_rate, activation):
+    """[F, G] = conv(x) (features first), y = activation(F) * sigmoid(G).
+
+    "same", "reflect" and "symmetric" pad by TF's "same" amounts with zeros / np.pad's mirror
+    modes, then every window is convolved ("valid").
+    """
+    kernel_size = kernel.shape[:2]
+    if padding == "valid":
+        pads, mode = ((0, 0), (0, 0)), "constant"
+    else:
+        pads = tuple(
+            numpy_same_padding(x.shape[axis + 1], kernel_size[axis], strides[axis], dilation_rate[axis])
+            for axis in range(2)
+        )
+        mode = "constant" if padding == "same" else padding
+    windows = numpy_windows(x, kernel_size, strides, dilation_rate, pads, mode)
+    joint = np.einsum("bijhwc,hwcf->bijf", windows, kernel) + bias
+    features, gating = np.split(joint, 2, axis=-1)
+    return activation(features) / (1.0 + np.exp(-gating))
+
+
+def test_layer_harness_reflect_strided():
+    run_layer_test(
+        GatedConv2D,
+        init_kwargs={"filters": 4, "kernel_size": 3, "strides": 2, "padding": "reflect"},
+        input_data=RNG.random((2, 11, 12, 3), dtype=np.float32),
+        expected_output_shape=(2, 6, 6, 4),
+        expected_num_trainable_weights=2,
+    )
+
+
+def test_layer_harness_symmetric_dilated_linear_features():
+    run_layer_test(
+        GatedConv2D,
+        init_kwargs={
+            "filters": 3,
+            "kernel_size": 3,
+            "dilation_rate": 2,
+            "padding": "symmetric",
+            "activation": None,
+        },
+        input_data=RNG.random((2, 10, 10, 2), dtype=np.float32),
+        expected_output_shape=(2, 10, 10, 3),
+        expected_num_trainable_weights=2,
+    )
+
+
+@pytest.mark.parametrize("padding", ["same", "valid", "reflect", "symmetric"])
+@pytest.mark.parametrize(
+    "kernel_size, strides, dilation_rate, size",
+    [(3, 1, 1, (9, 10)), (4, 2, 1, (11, 10)), (3, 2, 1, (10, 9)), (3, 1, 2, (10, 11))],
+)
+def test_matches_numpy_reference(padding, kernel_size, strides, dilation_rate, size):
+    x = RNG.standard_normal((2,) + size + (3,)).astype(np.float32)
+    layer = GatedConv2D(
+        4,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        bias_initializer=keras.initializers.RandomNormal(seed=5),
+    )
+    y = layer(x)
+    y_ref = numpy_gated_conv2d(
+        x,
+        layer.kernel.numpy(),
+        layer.bias.numpy(),
+        layer.strides,
+        padding,
+        layer.dilation_rate,
+        numpy_elu,
+    )
+    assert y.shape == y_ref.shape
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_features_and_weight_layout():
+    x = RNG.standard_normal((1, 6, 6, 2)).astype(np.float32)
+    layer = GatedConv2D(5, 3, activation=None)
+    layer(x)
+    assert [w.name for w in layer.weights] == ["kernel", "bias"]
+    assert tuple(layer.kernel.shape) == (3, 3, 2, 10) and tuple(layer.bias.shape) == (10,)
+    kernel = RNG.standard_normal((3, 3, 2, 10)).astype(np.float32)
+    bias = RNG.standard_normal(10).astype(np.float32)
+    layer.set_weights([kernel, bias])
+    y_ref = numpy_gated_conv2d(x, kernel, bias, (1, 1), "same", (1, 1), lambda f: f)
+    np.testing.assert_allclose(layer(x), y_ref, rtol=1e-4, atol=1e-5)
+    # The gating half comes second: a huge gating bias opens every gate, so y = conv_f(x).
+    layer.set_weights([kernel, np.concatenate([bias[:5], np.full(5, 50.0, np.float32)])])
+    windows = numpy_windows(x, (3, 3), padding=((1, 1), (1, 1)))
+    features = np.einsum("bijhwc,hwcf->bijf", windows, kernel[..., :5]) + bias[:5]
+    np.testing.assert_allclose(layer(x), features, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_arguments_and_inputs_raise_value_error():
+    with pytest.raises(ValueError, match="padding must be one of .*received padding='mirror'"):
+        GatedConv2D(4, 3, padding="mirror")
+    with pytest.raises(ValueError, match="filters must be a positive int, received filters=0"):
+        GatedConv2D(0, 3)
+    with pytest.raises(ValueError, match=r"\(2, 8, 8\)"):
+        GatedConv2D(4, 3)(np.zeros((2, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"height of at least 3, received shape \(1, 2, 8, 3\)"):
+        GatedConv2D(4, 5, padding="reflect")(np.zeros((1, 2, 8, 3), np.float32))

@@ -1,0 +1,184 @@
+"""The training loop: runs, checkpoints, resumes (also after SIGKILL), refuses to clobber a
+run, and trains under mixed precision, MirroredStrategy and MultiWorkerMirroredStrategy."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inpaint import training
+from toy_model import ToyInpainter
+
+TESTS = Path(__file__).parent
+TOY = "toy_model:ToyInpainter"
+
+
+def subprocess_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent), env.get("PYTHONPATH", "")])
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return env
+
+
+def toy_train(photo_folder, output, steps, **kwargs):
+    return training.train(
+        TOY, str(photo_folder), output, image_size=16, batch_size=2, steps=steps,
+        checkpoint_every=1, log_every=1, image_every=2, verbose=0, **kwargs,
+    )
+
+
+def test_parse_overrides():
+    assert training.parse_overrides(["width=16", "phases=9,1,50", "vgg_weights=/a/b.h5"]) == {
+        "width": 16, "phases": (9, 1, 50), "vgg_weights": "/a/b.h5"}
+    with pytest.raises(ValueError, match="key=value"):
+        training.parse_overrides(["width"])
+
+
+def test_train_writes_model_checkpoints_and_logs(photo_folder, tmp_path):
+    model = toy_train(photo_folder, tmp_path, steps=2, overrides={"width": 3})
+    assert int(model.train_steps.numpy()) == 2
+    assert {"model.keras", "model.weights.h5", "run.json", "checkpoints", "logs"} <= {
+        p.name for p in tmp_path.iterdir()}
+    assert not list(tmp_path.glob("tmp-*"))
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert reloaded.width == 3
+    batch = {"image": np.random.rand(1, 16, 16, 3).astype("float32"),
+             "mask": np.ones((1, 16, 16, 1), "float32")}
+    np.testing.assert_allclose(reloaded(batch), model(batch), atol=1e-6)
+    assert json.loads((tmp_path / "run.json").read_text())["overrides"] == {"width": 3}
+    assert list((tmp_path / "logs").iterdir())
+
+
+def test_existing_run_needs_resume_and_same_settings(photo_folder, tmp_path):
+    toy_train(photo_folder, tmp_path, steps=1)
+    with pytest.raises(ValueError, match="--resume"):
+        toy_train(photo_folder, tmp_path, steps=2)
+    with pytest.raises(ValueError, match="batch_size"):
+        training.train(TOY, str(photo_folder), tmp_path, image_size=16, batch_size=4, steps=2,
+                       resume=True, verbose=0)
+
+
+def test_resume_matches_uninterrupted_run(photo_folder, tmp_path):
+    straight = toy_train(photo_folder, tmp_path / "straight", steps=4)
+    toy_train(photo_folder, tmp_path / "split", steps=2)
+    resumed = toy_train(photo_folder, tmp_path / "split", steps=4, resume=True)
+    assert int(resumed.train_steps.numpy()) == 4
+    assert int(resumed.generator_optimizer.iterations.numpy()) == 4
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_sigkill_then_resume(photo_folder, tmp_path):
+    command = [sys.executable, "-m", "keras_inpaint.cli", "train", TOY, "--data",
+               str(photo_folder), "--output", str(tmp_path), "--image-size", "16",
+               "--batch-size", "2", "--checkpoint-every", "1", "--log-every", "1000",
+               "--image-every", "1000"]
+    process = subprocess.Popen(command + ["--steps", "100000"], env=subprocess_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = tmp_path / "checkpoints" / "checkpoint"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if index.exists() and "ckpt-3" in index.read_text():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = int(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).rsplit("-", 1)[1])
+    assert killed_at >= 3
+    result = subprocess.run(command + ["--steps", str(killed_at + 2), "--resume"],
+                            env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Resuming {tmp_path} at step {killed_at}" in result.stdout
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert int(model.train_steps.numpy()) == killed_at + 2
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_inpaint.cli", "train", "no_such_model", "--data",
+         str(tmp_path), "--output", str(tmp_path / "run")],
+        env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "unknown model 'no_such_model'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def restore_policy():
+    previous = keras.config.dtype_policy()
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+def test_mixed_float16_uses_loss_scaling_and_skips_overflow(restore_policy):
+    keras.config.set_dtype_policy("mixed_float16")
+    model = ToyInpainter(image_size=16)
+    model.compile()
+    for optimizer in (model.generator_optimizer, model.discriminator_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    batch = {"image": np.random.rand(2, 16, 16, 3).astype("float32"),
+             "mask": np.ones((2, 16, 16, 1), "float32")}
+    step = tf.function(model.train_step)
+    results = step(batch)
+    assert all(np.isfinite(float(v)) for v in results.values())
+    before = [w.copy() for w in model.generator.get_weights()]
+    # A loss scale of 1e38 overflows float16 gradients: the step must be skipped, not applied.
+    model.generator_optimizer.dynamic_scale.assign(1e38)
+    step(batch)
+    for a, b in zip(before, model.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert float(model.generator_optimizer.dynamic_scale.numpy()) < 1e38
+
+
+@pytest.mark.parametrize("precision", ["float16", "bfloat16"])
+def test_train_mixed_precision(photo_folder, tmp_path, precision, restore_policy):
+    model = toy_train(photo_folder, tmp_path, steps=2, mixed_precision=precision)
+    assert model.dtype_policy.name == f"mixed_{precision}"
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_mirrored_step_matches_single_replica(tmp_path):
+    out = tmp_path / "weights.npz"
+    subprocess.run([sys.executable, str(TESTS / "run_training_subprocess.py"), "mirrored",
+                    str(out)], env=subprocess_env(), check=True, timeout=300,
+                   capture_output=True)
+    result = np.load(out)
+    assert int(result["replicas"]) == 2
+    count = sum(1 for key in result.files if key.startswith("default_"))
+    assert count > 0
+    for index in range(count):
+        np.testing.assert_allclose(result[f"default_{index}"], result[f"mirrored_{index}"],
+                                   rtol=1e-5, atol=1e-6)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_training_reaches_identical_weights(photo_folder, tmp_path):
+    ports = [str(free_port()), str(free_port())]
+    workers = [
+        subprocess.Popen([sys.executable, str(TESTS / "run_training_subprocess.py"), "worker",
+                          str(index), *ports, str(tmp_path), str(photo_folder)],
+                         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+        for index in range(2)
+    ]
+    logs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), logs[0][-3000:] + logs[1][-3000:]
+    chief, other = np.load(tmp_path / "weights0.npz"), np.load(tmp_path / "weights1.npz")
+    for key in chief.files:
+        np.testing.assert_allclose(chief[key], other[key], rtol=1e-6)
+    assert (tmp_path / "model.keras").exists()
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
