@@ -53,9 +53,9 @@ _CLONE_EROSION = 3
 """``cv2.seamlessClone`` erodes its mask this many times with a 3x3 kernel before it takes the
 source's gradients (and takes the destination's gradients elsewhere)."""
 
-_CLONE_DILATION = _CLONE_EROSION + 1
-"""Dilation (3x3 steps) of a hole region before cloning, so that after OpenCV's erosion the
-source's gradients still cover the region and every pixel edge touching it."""
+_CLONE_MARGIN = _CLONE_EROSION + 2 * _CLONE_FRAME
+"""Window margin (pixels) around a hole region: its clone mask reaches one pixel (the forward
+difference) plus the erosion past the region, and the frame comes on top."""
 
 _CLONE_KERNEL = np.ones((3, 3), np.uint8)
 
@@ -211,20 +211,47 @@ def navier_stokes(image, mask, radius=DEFAULT_RADIUS):
     return _classical_fill(image, mask, radius, cv2.INPAINT_NS)
 
 
-def _mirrored_range(start, stop, size, margin):
-    """Indices ``[start - margin, stop + margin)`` of an axis of length ``size``, mirrored.
+def _window_axis(start, stop, size, margin):
+    """One axis of the window around a hole region spanning ``[start, stop)`` of ``size``.
 
-    Beyond an image border the range is extended to hold the whole mirror image of
-    ``[start, stop)`` plus ``margin``, and indices are reflected (edge pixel repeated), so a
-    region near the border is solved together with its reflection.
+    The window reaches ``margin`` pixels past the region; beyond the image border its pixels
+    are the mirror image (edge pixel repeated). If the region touches a border, the window
+    holds the region's whole mirror image on that side, and that copy is part of the region
+    (so the blend is symmetric about the border: no flux across it); a region that only comes
+    near a border keeps its mirror image out, which would otherwise merge with it.
+
+    Returns:
+        ``(indices, offset, in_region)``: image indices of the window's pixels, the window
+        position of ``start``, and which window positions may belong to the region.
     """
-    low, high = start - margin, stop + margin
-    if low < 0:
-        low = min(low, -stop - margin)
-    if high > size:
-        high = max(high, 2 * size - start + margin)
-    indices = np.arange(low, high) % (2 * size)
-    return np.where(indices < size, indices, 2 * size - 1 - indices), start - low
+    touches_low, touches_high = start == 0, stop == size
+    low = -stop - margin if touches_low else start - margin
+    high = 2 * size - start + margin if touches_high else stop + margin
+    positions = np.arange(low, high)
+    in_region = ((positions >= 0) | touches_low) & ((positions < size) | touches_high)
+    wrapped = positions % (2 * size)
+    indices = np.where(wrapped < size, wrapped, 2 * size - 1 - wrapped)
+    return indices, start - low, in_region
+
+
+def _clone_mask(in_region):
+    """``cv2.seamlessClone`` mask (uint8, 255 = clone) for a region (bool ``[h, w]``).
+
+    OpenCV takes the source's forward differences ``I(x + 1) - I(x)`` (owned by pixel ``x``)
+    where its mask, eroded by 3 pixels, is set. The region plus the pixels just left of and
+    above it own every difference inside or across the region's edge; dilated by 3, they
+    survive the erosion. The frame, which OpenCV clears anyway, is cleared here so that the
+    mask's bounding box is the one OpenCV will use.
+    """
+    owners = in_region.copy()
+    owners[:, :-1] |= in_region[:, 1:]
+    owners[:-1, :] |= in_region[1:, :]
+    mask = cv2.dilate(
+        owners.astype(np.uint8) * np.uint8(_LEVELS), _CLONE_KERNEL, iterations=_CLONE_EROSION
+    )
+    mask[[0, -1], :] = 0
+    mask[:, [0, -1]] = 0
+    return mask
 
 
 def _clone_regions(image, hole, filled, radius):
@@ -238,21 +265,20 @@ def _clone_regions(image, hole, filled, radius):
     source = _to_levels(filled)
     blended = destination.astype(np.float32)
     count, labels, boxes, _ = cv2.connectedComponentsWithStats(hole_levels, connectivity=8)
-    margin = _CLONE_DILATION + _CLONE_FRAME
     for label in range(1, count):
         left, top, width, height = (int(value) for value in boxes[label, :4])
-        rows, row_offset = _mirrored_range(top, top + height, hole.shape[0], margin)
-        cols, col_offset = _mirrored_range(left, left + width, hole.shape[1], margin)
-        window = np.ix_(rows, cols)
-        outside = np.where(hole_levels[window] > 0, np.uint8(0), np.uint8(_LEVELS))
-        extended_source = _fast_marching_fill(source[window], outside, radius, cv2.INPAINT_TELEA)
-        clone_mask = cv2.dilate(
-            np.where(labels[window] == label, np.uint8(_LEVELS), np.uint8(0)),
-            _CLONE_KERNEL,
-            iterations=_CLONE_DILATION,
+        rows, row_offset, row_in_region = _window_axis(
+            top, top + height, hole.shape[0], _CLONE_MARGIN
         )
-        clone_mask[[0, -1], :] = 0
-        clone_mask[:, [0, -1]] = 0
+        cols, col_offset, col_in_region = _window_axis(
+            left, left + width, hole.shape[1], _CLONE_MARGIN
+        )
+        window = np.ix_(rows, cols)
+        known = np.where(hole_levels[window] > 0, np.uint8(0), np.uint8(_LEVELS))
+        extended_source = _fast_marching_fill(source[window], known, radius, cv2.INPAINT_TELEA)
+        clone_mask = _clone_mask(
+            (labels[window] == label) & np.outer(row_in_region, col_in_region)
+        )
         box_left, box_top, box_width, box_height = cv2.boundingRect(clone_mask)
         cloned = cv2.seamlessClone(
             extended_source,
@@ -283,14 +309,15 @@ def poisson_blend(image, mask, filled, radius=DEFAULT_RADIUS):
        network's own (not the step a composited output has there, and not whatever the
        network put on the known pixels).
     3. ``cv2.seamlessClone`` (NORMAL_CLONE, Pérez et al. 2003) of the source into the
-       destination, with the region dilated by 4 pixels as mask. OpenCV erodes that mask by
-       3, so on the region's box ``R`` (bounding box plus 4 pixels) it solves
-       ``Laplacian(x) = div(v)`` with ``x = destination`` on the edge of ``R``, ``v`` the
-       source's gradient on the region and on every pixel edge touching it, and the
-       destination's gradient (the known image, or the fast-marching fill of other holes)
-       elsewhere. The colours of the hole are thereby set by the known pixels around it and
-       its structure by the network. Beyond the image border the window is the mirror image
-       (zero flux across the border, as in `poisson_blend_tf`).
+       destination. On a box ``R`` a few pixels larger than the region it solves
+       ``Laplacian(x) = div(v)`` with ``x = destination`` on the edge of ``R``, where the
+       guidance ``v`` is the source's gradient on every pixel edge inside or across the
+       region's edge (and on known gaps narrower than about 7 pixels, which OpenCV's
+       mask erosion cannot keep out) and the destination's gradient (the known image, or
+       the fast-marching fill of other holes) elsewhere. The hole's colours are thus set by
+       the known pixels around it and its structure by the network. Beyond the image border
+       the window is the mirror image (zero flux across the border, as in
+       `poisson_blend_tf`).
     4. Known pixels are copied from ``image``.
 
     Limits: OpenCV works at 8 bits, so hole pixels are quantised to about 1/255. OpenCV's fast

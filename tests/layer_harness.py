@@ -51,7 +51,8 @@ Arguments:
 
 NumPy reference helpers for the numerical tests (independent of keras_inpaint's code):
 
-    numpy_same_padding(size, kernel_size, stride=1, dilation_rate=1) -> (before, after)
+    numpy_same_padding(spatial_shape, kernel_size, strides=(1, 1), dilation_rate=(1, 1))
+        -> ((top, bottom), (left, right)), the zero padding of TensorFlow's "same" convolution
     numpy_windows(x, kernel_size, strides=(1, 1), dilation_rate=(1, 1),
                   padding=((0, 0), (0, 0)), mode="constant") -> [B, H', W', kh, kw, C]
         every (dilated, strided) window of the padded NHWC array, float64; a convolution is then
@@ -171,7 +172,9 @@ def _check_registration(layer_cls):
     )
 
 
-def _check_eager(layer, inputs, call_kwargs, expected_output_shape, num_trainable, num_non_trainable):
+def _check_eager(
+    layer, inputs, call_kwargs, expected_output_shape, num_trainable, num_non_trainable
+):
     outputs = _call(layer, inputs, call_kwargs)
     flat = _to_numpy_list(outputs)
     shapes = _expected_shapes(expected_output_shape, len(flat))
@@ -296,7 +299,9 @@ def _check_jit_fit_step(layer_cls, init_kwargs, inputs, is_multi_input, call_kwa
     assert not before or any(changed), "the jit-compiled fit step changed no weight"
 
 
-def _check_mixed_precision(layer_cls, init_kwargs, inputs, call_kwargs, float_layer, reference, tol):
+def _check_mixed_precision(
+    layer_cls, init_kwargs, inputs, call_kwargs, float_layer, reference, tol
+):
     previous_policy = keras.config.dtype_policy()
     for policy_name in MIXED_PRECISION_POLICIES:
         try:
@@ -350,12 +355,15 @@ def _check_export(model, inputs, is_multi_input, reference, tolerance):
     _assert_all_close(_to_numpy_list(outputs), reference, tolerance, "SavedModel reload")
 
 
-def numpy_same_padding(size, kernel_size, stride=1, dilation_rate=1):
-    """(before, after) zero padding of TensorFlow's "same" convolution along one axis."""
-    extent = (kernel_size - 1) * dilation_rate + 1
-    output_size = -(-size // stride)
-    total = max((output_size - 1) * stride + extent - size, 0)
-    return total // 2, total - total // 2
+def numpy_same_padding(spatial_shape, kernel_size, strides=(1, 1), dilation_rate=(1, 1)):
+    """((top, bottom), (left, right)) zero padding of TensorFlow's "same" convolution."""
+    pads = []
+    for size, kernel, stride, dilation in zip(spatial_shape, kernel_size, strides, dilation_rate):
+        extent = (kernel - 1) * dilation + 1
+        output_size = -(-size // stride)
+        total = max((output_size - 1) * stride + extent - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
 
 
 def numpy_windows(

@@ -26,10 +26,7 @@ def numpy_gated_conv2d(x, kernel, bias, strides, padding, dilation_rate, activat
     if padding == "valid":
         pads, mode = ((0, 0), (0, 0)), "constant"
     else:
-        pads = tuple(
-            numpy_same_padding(x.shape[axis + 1], kernel_size[axis], strides[axis], dilation_rate[axis])
-            for axis in range(2)
-        )
+        pads = numpy_same_padding(x.shape[1:3], kernel_size, strides, dilation_rate)
         mode = "constant" if padding == "same" else padding
     windows = numpy_windows(x, kernel_size, strides, dilation_rate, pads, mode)
     joint = np.einsum("bijhwc,hwcf->bijf", windows, kernel) + bias

@@ -31,10 +31,7 @@ def numpy_partial_conv2d(x, mask, kernel, bias, strides, padding, dilation_rate,
     """Liu et al. eq. (1)-(2) window by window; mask 1 = valid; "same" pads with invalid zeros."""
     kernel_size = kernel.shape[:2]
     if padding == "same":
-        pads = tuple(
-            numpy_same_padding(x.shape[axis + 1], kernel_size[axis], strides[axis], dilation_rate[axis])
-            for axis in range(2)
-        )
+        pads = numpy_same_padding(x.shape[1:3], kernel_size, strides, dilation_rate)
     else:
         pads = ((0, 0), (0, 0))
     mask = mask if multi_channel else np.broadcast_to(mask, x.shape)
@@ -209,7 +206,9 @@ def test_weights_are_named_like_conv2d():
         ((2, 8, 8, 3), (2, 8, 8, 1), True, "(2, 8, 8, 1)"),
     ],
 )
-def test_bad_inputs_raise_value_error_naming_the_shape(x_shape, mask_shape, multi_channel, received):
+def test_bad_inputs_raise_value_error_naming_the_shape(
+    x_shape, mask_shape, multi_channel, received
+):
     layer = PartialConv2D(4, 3, multi_channel=multi_channel)
     with pytest.raises(ValueError, match=received.replace("(", r"\(").replace(")", r"\)")):
         layer(np.zeros(x_shape, np.float32), np.zeros(mask_shape, np.float32))

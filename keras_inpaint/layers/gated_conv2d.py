@@ -46,7 +46,7 @@ class GatedConv2D(keras.layers.Layer):
     held by the inner `Conv2D` `conv` and also exposed as `layer.kernel`, `layer.bias`.
 
     Input shape: `[B, H, W, C_in]`. Output shape: `[B, H', W', filters]` in the compute dtype,
-    `H' = ceil(H / stride)` except for "valid" (`floor((H - (kh - 1) * dilation - 1) / stride) + 1`).
+    `H' = ceil(H / stride)`, or `floor((H - (kh - 1) * dilation - 1) / stride) + 1` for "valid".
 
     Example:
     >>> x = np.random.rand(2, 32, 32, 5).astype("float32")

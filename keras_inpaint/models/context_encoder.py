@@ -341,7 +341,9 @@ class ContextEncoder(InpaintingModel):
         """What the network sees and predicts in training: the mean-filled context and the raw
         fill (``[B, h, w, 3]`` in [0, 1] at the network size)."""
         image, mask = split_inputs(inputs)
-        small_image, small_mask = resize_to_network(image, binarize_mask(mask), self.image_size)
+        # The centre variant trains on its own fixed hole, whatever the batch's masks.
+        mask = binarize_mask(mask) if self.variant == "random_region" else ops.zeros_like(mask)
+        small_image, small_mask = resize_to_network(image, mask, self.image_size)
         hole = self._training_hole(small_image, small_mask)
         return {
             "network_input": self._context(small_image, hole),
