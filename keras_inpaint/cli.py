@@ -67,10 +67,42 @@ def _run_train(args):
     )
 
 
+def _add_evaluate(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score methods per hole-ratio bin (keras_inpaint.evaluation.evaluate)",
+        description="Score zoo models and classical fills side by side on photos and masks.",
+    )
+    parser.add_argument("models", nargs="+", help="zoo names, preset folders or .keras files")
+    parser.add_argument("--images", required=True, help="folder of photos")
+    parser.add_argument("--masks", required=True, help="folder of masks (white = hole)")
+    parser.add_argument("--size", type=int, default=256, help="evaluation resolution")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N masks")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--out", default=None, help="write the Markdown report here")
+    parser.add_argument("--contact-sheet", default=None, help="write a PNG contact sheet here")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _run_evaluate(args):
+    from keras_inpaint import evaluation, zoo
+
+    methods = {name: zoo.load(name) for name in args.models}
+    scores = evaluation.evaluate(
+        methods, args.images, args.masks, size=args.size, limit=args.limit,
+        batch_size=args.batch_size, contact_sheet=args.contact_sheet,
+    )
+    report = evaluation.comparison_markdown(scores)
+    print(report)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(report + "\n")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-inpaint", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train,):
+    for add in (_add_train, _add_evaluate):
         add(subparsers)
     return parser
 

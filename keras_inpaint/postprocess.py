@@ -234,6 +234,24 @@ def _window_axis(start, stop, size, margin):
     return indices, start - low, in_region
 
 
+def _extend_outwards(source, hole, radius):
+    """Extends the holes' content of ``source`` over the known pixels near them.
+
+    Fast marching from the hole pixels into a band of known pixels wide enough that the band's
+    outer pixels (which the fill also treats as known) lie beyond the fill radius of every
+    pixel a clone mask can cover.
+
+    Args:
+        source: uint8 ``[h, w, 3]``.
+        hole: uint8 ``[h, w]``, 255 = hole.
+        radius: fill radius in pixels.
+    """
+    reach = _CLONE_MARGIN + math.ceil(radius)
+    band = cv2.dilate(hole, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    band[hole > 0] = 0
+    return _fast_marching_fill(source, band, radius, cv2.INPAINT_TELEA)
+
+
 def _clone_mask(in_region):
     """``cv2.seamlessClone`` mask (uint8, 255 = clone) for a region (bool ``[h, w]``).
 
@@ -274,8 +292,7 @@ def _clone_regions(image, hole, filled, radius):
             left, left + width, hole.shape[1], _CLONE_MARGIN
         )
         window = np.ix_(rows, cols)
-        known = np.where(hole_levels[window] > 0, np.uint8(0), np.uint8(_LEVELS))
-        extended_source = _fast_marching_fill(source[window], known, radius, cv2.INPAINT_TELEA)
+        extended_source = _extend_outwards(source[window], hole_levels[window], radius)
         clone_mask = _clone_mask(
             (labels[window] == label) & np.outer(row_in_region, col_in_region)
         )
