@@ -30,7 +30,7 @@ exact resuming). A file that failed once is not tried again in this process.
 read raises a ValueError when the dataset is built.
 
 Example:
->>> dataset = make_dataset("photos/", image_size=256, batch_size=8, masks="free_form")  # doctest: +SKIP
+>>> dataset = make_dataset("photos/", image_size=256, masks="free_form")  # doctest: +SKIP
 >>> batch = next(iter(dataset))  # doctest: +SKIP
 >>> batch["image"].shape, batch["mask"].shape  # doctest: +SKIP
 (TensorShape([8, 256, 256, 3]), TensorShape([8, 256, 256, 1]))
@@ -285,11 +285,17 @@ def make_dataset(
         augment: random zoom, crop position and flip (False: centre crop, no flip).
         split: TFDS split (e.g. ``"train"``, ``"validation[:10%]"``); ignored for folders.
         shuffle: visit images in a seeded random order per epoch (False: a fixed order).
-        drop_remainder: drop a final partial batch, giving static batch shapes (needed under
-            `tf.distribute` and for XLA); only matters when `repeat` is False.
+        drop_remainder: drop a final partial batch (only `repeat=False` streams end); True
+            also gives the batch a static size, which `tf.distribute` and XLA need.
         scale_range: ``(low, high)`` range of the zoom ``z`` above, ``1 <= low <= high``.
         data_dir: TFDS data folder (None: TFDS's default); ignored for folders.
         shuffle_buffer: TFDS shuffle buffer size in examples; ignored for folders.
+
+    Images are decoded (PIL) and masks drawn (NumPy) in Python through `tf.numpy_function`,
+    in parallel map calls. As with any tf.data pipeline that calls Python, let the iterator go
+    out of scope (iterate inside a function, or ``del`` it) before the interpreter exits: an
+    iterator still alive at exit, with calls in flight, can hang or abort the process while
+    Python shuts down (tensorflow/tensorflow#21277).
 
     Returns:
         A `tf.data.Dataset` of dicts ``{"image": float32 [B, h, w, 3] in [0, 1], "mask":
@@ -301,16 +307,14 @@ def make_dataset(
         FileNotFoundError: `source` names a path that does not exist.
 
     Example:
-    >>> dataset = make_dataset("tfds:celeb_a_hq/256", image_size=128, batch_size=4)  # doctest: +SKIP
+    >>> dataset = make_dataset("tfds:celeb_a_hq/256", image_size=128)  # doctest: +SKIP
     >>> # Resuming at step 1000 gives the batches an uninterrupted run would see there:
     >>> resumed = make_dataset("photos/", batch_size=4, start_index=1000 * 4)  # doctest: +SKIP
     """
     height, width = _image_size(image_size)
-    batch_size = _non_negative_int("batch_size", batch_size)
-    if batch_size == 0:
-        raise ValueError("batch_size must be a positive integer, received 0")
-    seed = _non_negative_int("seed", seed)
-    start_index = _non_negative_int("start_index", start_index)
+    batch_size = _checked_int("batch_size", batch_size, minimum=1)
+    seed = _checked_int("seed", seed, minimum=0)
+    start_index = _checked_int("start_index", start_index, minimum=0)
     low, high = scale_range
     if not 1.0 <= low <= high:
         raise ValueError(f"scale_range must satisfy 1 <= low <= high, received {scale_range!r}")
@@ -408,7 +412,9 @@ def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuf
             shuffle_seed = tf.random.stateless_uniform(
                 [], key, minval=None, maxval=None, dtype=tf.int64
             )
-            images = images.shuffle(shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False)
+            images = images.shuffle(
+                shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False
+            )
         indices = tf.data.Dataset.range(epoch * count, (epoch + 1) * count)
         return tf.data.Dataset.zip((indices, images))
 
@@ -514,7 +520,9 @@ def _read_first_readable(paths, file_index, size, max_zoom):
         image = _try_read(path, size, max_zoom)
         if image is not None:
             return image
-    raise ValueError(f"none of the {len(paths)} image files could be read; {skipped_files_report()}")
+    raise ValueError(
+        f"none of the {len(paths)} image files could be read; {skipped_files_report()}"
+    )
 
 
 def _try_read(path, size=None, max_zoom=1.0):
@@ -593,9 +601,9 @@ def _image_size(image_size):
     return int(sides[0]), int(sides[1])
 
 
-def _non_negative_int(name, value):
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, received {value!r}")
+def _checked_int(name, value, minimum):
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, received {value!r}")
     return int(value)
 
 

@@ -55,7 +55,8 @@ class LatentSearchInpainter(InpaintingModel):
     with W the importance weights of eq. 3 on the KNOWN pixels (the fraction of missing pixels
     in the 7x7 window around each known pixel, 0 in the hole: `keras_inpaint.losses.
     context_weights`) and lambda = `prior_weight` = 0.003. Images are in [-1, 1] in these
-    losses, as in the authors' DCGAN code, which lambda was tuned for. The search:
+    losses, as in the authors' code (the summed L1 and so its balance against lambda depend
+    on that scale). The search:
 
     - starts from `candidates` codes per image drawn from p(z) = U(-1, 1) (a
       `keras.random.SeedGenerator` seeded by `seed`: deterministic for a given seed);
@@ -79,10 +80,18 @@ class LatentSearchInpainter(InpaintingModel):
     search (a resized pixel touched by the hole is a hole), G(z^) is resized back to the full
     resolution and blended there into the full-resolution known pixels, which stay exact.
 
-    **Where this differs from the authors' code, and why.** The authors' DCGAN is
-    carpedm20's TensorFlow DCGAN (projection to 4x4x512 at width 64, as here). Blending runs
-    in the graph (conjugate gradient) instead of a SciPy sparse solve, so that the model is
-    servable; known pixels are copied exactly afterwards either way.
+    **Where this differs from the authors' released code, and why.** Their TensorFlow release
+    (github.com/moodoki/semantic_image_inpainting, ``src/model.py`` and ``src/inpaint.py``)
+    loads a frozen DCGAN and, unlike the paper, (a) computes the weights as
+    ``M * conv(M, ones / 49)`` with M = 1 on KNOWN pixels, i.e. the fraction of known (not
+    missing) neighbours: here eq. 3 as printed, weights growing with the number of missing
+    neighbours; (b) runs Nesterov-momentum gradient descent (lr 0.01, momentum 0.9) for 1000
+    iterations with lambda 0.1: here Adam for 1500 iterations with lambda 0.003 as in the
+    paper; (c) starts from z ~ N(0, 1), clipped to [-1, 1] after each step: here z starts in
+    the prior's support U(-1, 1); (d) searches 64 copies of the image and keeps them all:
+    here `candidates` codes per image and the lowest-loss one is kept; (e) blends with a
+    SciPy/pyamg sparse solve: here conjugate gradient in the graph, so that the model is
+    servable.
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1] 1 = hole}``, any
     H, W at inference, ``image_size`` in training; output ``[B, H, W, 3]`` float32. The cost is
@@ -158,6 +167,7 @@ class LatentSearchInpainter(InpaintingModel):
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.seed = seed
+        # Separate streams: the search's codes do not depend on how many steps were trained.
         self.training_seed_generator = keras.random.SeedGenerator(seed)
         self.search_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1
@@ -169,6 +179,7 @@ class LatentSearchInpainter(InpaintingModel):
             self.discriminator = build_dcgan_discriminator(
                 self.image_size, width, name="discriminator"
             )
+        # What eager calls run (a Python-level while loop of eager ops would be slow).
         self._search_function = tf.function(self._search, reduce_retracing=True)
         self.finish_building()
 

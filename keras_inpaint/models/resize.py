@@ -20,13 +20,15 @@ def resize_nearest(images, size, align_corners=False):
     """Nearest-neighbour resize of `images` to `size`, TF1 semantics.
 
     With n_in input and n_out output pixels along an axis, output index i reads input index
-        floor(i * n_in / n_out)                      if align_corners is False,
-        round(i * (n_in - 1) / (n_out - 1))          if align_corners is True
-    (TF1's ``resize_nearest_neighbor`` without half-pixel centres; rounding half away from
-    zero). Gradients flow to `images`.
+        floor(i * s),  s = n_in / n_out                          if align_corners is False,
+        round(i * s),  s = (n_in - 1) / (n_out - 1) (n_in / n_out if n_out = 1) otherwise,
+    clipped to n_in - 1, computed in float32 with halves rounded away from zero, exactly as
+    TF1's ``resize_nearest_neighbor`` kernel (without half-pixel centres). It is written as two
+    gathers so that gradients flow to `images` also under XLA (``jit_compile``), which has no
+    kernel for the gradient of TensorFlow's resize op.
 
     Args:
-        images: [B, H, W, C] tensor, any float dtype.
+        images: [B, H, W, C] tensor, any dtype.
         size: (height, width) of the output, ints or scalar int tensors.
         align_corners: TF1's ``align_corners`` flag (True reproduces the DeepFill code).
 
@@ -40,12 +42,28 @@ def resize_nearest(images, size, align_corners=False):
     >>> resize_nearest(x, (1, 4), align_corners=True)[0, 0, :, 0].numpy()
     array([0., 2., 5., 7.], dtype=float32)
     """
-    return tf.raw_ops.ResizeNearestNeighbor(
-        images=images,
-        size=tf.cast(tf.stack(size), "int32"),
-        align_corners=align_corners,
-        half_pixel_centers=False,
-    )
+    shape = tf.shape(images)
+    for axis, output_size in ((1, size[0]), (2, size[1])):
+        indices = _source_indices(shape[axis], output_size, align_corners)
+        images = tf.gather(images, indices, axis=axis)
+    return images
+
+
+def _source_indices(input_size, output_size, align_corners):
+    """Input index read by each output index along one axis (see `resize_nearest`)."""
+    input_size = tf.cast(input_size, "int32")
+    output_size = tf.cast(output_size, "int32")
+    n_in = tf.cast(input_size, "float32")
+    n_out = tf.cast(output_size, "float32")
+    if align_corners:
+        scale = tf.where(output_size > 1, (n_in - 1.0) / tf.maximum(n_out - 1.0, 1.0), n_in / n_out)
+    else:
+        scale = n_in / n_out
+    position = tf.cast(tf.range(output_size), "float32") * scale
+    index = tf.floor(position)
+    if align_corners:
+        index = tf.where(position - index >= 0.5, index + 1.0, index)
+    return tf.minimum(tf.cast(index, "int32"), input_size - 1)
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")

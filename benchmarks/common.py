@@ -1,0 +1,180 @@
+"""Timing and reporting helpers shared by the benchmark scripts.
+
+The machines these benchmarks run on are shared and noisy, so every script times its
+reference in the same run as the thing it measures, *interleaved*: each round calls every
+candidate once, in a rotated order, and the reported figure is the median over rounds. Ratios
+of medians measured this way are far more stable than absolute times.
+
+Peak memory is TensorFlow's own allocator statistics for the CPU device
+(`tf.config.experimental.get_memory_info("CPU:0")["peak"]` after
+`reset_memory_stats`): the tensors TensorFlow (and XLA, which allocates through it) holds
+during the call, not Python objects and not the process RSS. Checked on TensorFlow 2.21 CPU: an
+8x128x128x64 float32 input (32 MiB) convolved to 64 channels reports a 64 MiB peak (input and
+output), 96 MiB under XLA.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Keep Python-side TensorFlow warnings out of the printed tables (e.g. "triggered tf.function
+# retracing": each benchmark wraps the same step code in several tf.functions on purpose).
+tf.get_logger().setLevel("ERROR")
+
+MEMORY_DEVICE = "CPU:0"
+BYTES_PER_MIB = 2**20
+FLOPS_PER_MULTIPLY_ADD = 2
+
+
+def benchmark_parser(description, repeats, warmup=1):
+    """An `ArgumentParser` with the options every script shares.
+
+    ``--quick`` (tiny shapes, one round: a smoke run of a few seconds), ``--repeats`` (timed
+    rounds; the median is reported) and ``--warmup`` (untimed rounds first: tracing, XLA
+    compilation, allocator warm-up).
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny shapes, one round (smoke run)")
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds (median)")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed rounds first")
+    return parser
+
+
+def finish_outputs(outputs):
+    """Bring every tensor of a (nested) result to the host, so the timed call has finished."""
+    return tf.nest.map_structure(
+        lambda value: value.numpy() if hasattr(value, "numpy") else value, outputs
+    )
+
+
+def interleaved_timings(functions, repeats, warmup=1):
+    """Time zero-argument callables round by round; returns ``{name: [seconds, ...]}``.
+
+    Each of the `warmup` rounds calls every function once untimed (tracing, compilation);
+    each of the `repeats` timed rounds then calls every function once, starting at a
+    different one each round (rotation), so slow phases of a noisy machine hit all
+    candidates alike. A function's outputs are fetched to the host inside its timing.
+
+    Args:
+        functions: ``{name: callable}``; insertion order is the first round's order.
+        repeats: timed rounds (>= 1).
+        warmup: untimed rounds first (>= 0).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, received {repeats}")
+    names = list(functions)
+    for _ in range(warmup):
+        for name in names:
+            finish_outputs(functions[name]())
+    timings = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            finish_outputs(functions[name]())
+            timings[name].append(time.perf_counter() - start)
+    return timings
+
+
+def medians(timings):
+    """``{name: median seconds}`` of `interleaved_timings`' result."""
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def peak_memory_bytes(function):
+    """Peak bytes held by TensorFlow's CPU allocator while `function()` runs (see module doc).
+
+    Call `function` once before (tracing and compilation allocate too, and are not what is
+    being measured).
+    """
+    tf.config.experimental.reset_memory_stats(MEMORY_DEVICE)
+    finish_outputs(function())
+    return tf.config.experimental.get_memory_info(MEMORY_DEVICE)["peak"]
+
+
+def mebibytes(num_bytes):
+    return num_bytes / BYTES_PER_MIB
+
+
+def compiled(function, jit_compile):
+    """`tf.function(function)`, XLA-compiled when `jit_compile`."""
+    return tf.function(function, jit_compile=jit_compile)
+
+
+def jit_label(jit_compile):
+    return "XLA" if jit_compile else "graph"
+
+
+def random_images(shape, seed=0):
+    """A float32 tensor of uniform [0, 1) values of `shape`."""
+    return tf.constant(np.random.default_rng(seed).random(shape, dtype=np.float32))
+
+
+def rectangle_hole_masks(batch, height, width, hole_fraction, seed=None):
+    """``[batch, height, width, 1]`` float32 masks, 1 = hole: a rectangle of about
+    `hole_fraction` of the image area with the image's aspect ratio, centred when `seed` is
+    None, else at a random position per sample."""
+    if not 0.0 < hole_fraction < 1.0:
+        raise ValueError(f"hole_fraction must be in (0, 1), received {hole_fraction}")
+    side = hole_fraction**0.5
+    hole_height, hole_width = max(1, round(height * side)), max(1, round(width * side))
+    if seed is None:
+        tops = np.full(batch, (height - hole_height) // 2)
+        lefts = np.full(batch, (width - hole_width) // 2)
+    else:
+        rng = np.random.default_rng(seed)
+        tops = rng.integers(0, height - hole_height + 1, batch)
+        lefts = rng.integers(0, width - hole_width + 1, batch)
+    masks = np.zeros((batch, height, width, 1), np.float32)
+    for mask, top, left in zip(masks, tops, lefts):
+        mask[top : top + hole_height, left : left + hole_width] = 1.0
+    return tf.constant(masks)
+
+
+def machine_summary():
+    """One line: load average, CPUs, TensorFlow / Keras versions, platform."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"load average (1, 5, 15 min): {load}; {os.cpu_count()} CPUs; "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}; {platform.platform()}"
+    )
+
+
+def markdown_table(headers, rows):
+    """A Markdown table (a string) of `rows` (sequences of cells, formatted with `str`)."""
+    lines = [
+        "| " + " | ".join(str(cell) for cell in headers) + " |",
+        "|" + "|".join(" --- " for _ in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def print_report(title, notes, headers, rows):
+    """Print a Markdown section: title, machine summary, notes, then the table."""
+    print(f"### {title}\n")
+    print(machine_summary() + "\n")
+    for note in notes:
+        print(note)
+    if notes:
+        print()
+    print(markdown_table(headers, rows))
+    print(flush=True)
+
+
+def milliseconds(seconds):
+    return f"{1000.0 * seconds:.1f}"
+
+
+def describe_error(error):
+    """Short cell text for a measurement that raised: the type and the first line."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"failed: {type(error).__name__}" + (f" ({message[:80]})" if message else "")

@@ -1,0 +1,151 @@
+"""SavedModel export for TF Serving.
+
+`export_saved_model(model, directory, version)` writes ``directory/<version>/`` (the layout TF
+Serving polls: ``--model_base_path=directory``) with two signatures:
+
+- ``serving_default``: inputs ``image`` uint8 ``[N, H, W, 3]`` and ``mask`` uint8
+  ``[N, H, W, 1]`` (nonzero = hole), N, H and W dynamic; output ``inpainted`` uint8
+  ``[N, H, W, 3]`` with the known pixels of ``image`` unchanged;
+- ``inpaint_bytes``: inputs ``image_bytes`` and ``mask_bytes``, PNG or JPEG files as strings
+  (a scalar or ``[N]``; the mask is read as grey, nonzero = hole); output ``inpainted_bytes``,
+  PNG files of the same shape. TF Serving's REST API returns outputs whose name ends in
+  ``_bytes`` base64-encoded, so it is used with ``{"b64": ...}`` strings.
+
+Everything between the uint8 / bytes inputs and outputs is in the graph: decoding, scaling to
+[0, 1], the model (which pads to its stride or resizes internally), compositing and rounding to
+uint8 (``round(clip(x, 0, 1) * 255)``, ties to even, as `keras_inpaint.inference`). The graph
+holds no Python function ops (``tf.py_function`` cannot run in a process without the Python
+code) and no XLA-must-compile functions (TF Serving cannot always compile them); no float
+tensor is an output, so the REST API's JSON never meets float16. The model runs at the
+size it is given: the crop-around-each-hole strategy of `keras_inpaint.inference` for large
+photos is a client-side choice.
+
+Serving it (see the README and ``examples/serving_client.py``):
+
+    keras-inpaint export gated_conv models/gated_conv --version 1
+    docker run -p 8501:8501 -v "$PWD/models/gated_conv:/models/gated_conv" \\
+        -e MODEL_NAME=gated_conv tensorflow/serving
+    # POST /v1/models/gated_conv:predict
+    # {"signature_name": "inpaint_bytes",
+    #  "instances": [{"image_bytes": {"b64": "..."}, "mask_bytes": {"b64": "..."}}]}
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+SERVING_SIGNATURE = "serving_default"
+BYTES_SIGNATURE = "inpaint_bytes"
+OUTPUT_KEY = "inpainted"
+BYTES_OUTPUT_KEY = "inpainted_bytes"
+
+_LEVELS = 255.0
+"""Largest uint8 value: the serving signatures speak 8-bit images."""
+
+
+def export_saved_model(model, directory, version=1):
+    """Export an inpainting `keras.Model` as a TF Serving SavedModel in ``directory/<version>``.
+
+    Args:
+        model: a `keras.Model` called as ``model({"image": [B,H,W,3] float32 in [0, 1],
+            "mask": [B,H,W,1] 1 = hole})`` returning the composited [B,H,W,3] image (every
+            `keras_inpaint` model and `zoo.load` result).
+        directory: the model's base folder (TF Serving's ``--model_base_path``).
+        version: positive integer version; ``directory/<version>`` must not exist yet (TF
+            Serving treats versions as immutable). The version folder is written under a
+            temporary name and renamed, so a server polling `directory` never sees it half
+            written.
+
+    Returns:
+        The version folder as a `Path`.
+
+    Example:
+    >>> from keras_inpaint import zoo
+    >>> model = zoo.load("gated_conv", weights=None)  # doctest: +SKIP
+    >>> export_saved_model(model, "models/gated_conv", version=1)  # doctest: +SKIP
+    PosixPath('models/gated_conv/1')
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(model, keras.Model):
+        method = getattr(model, "method", None)
+        if method is not None:
+            raise ValueError(
+                f"{method!r} is a classical OpenCV fill: there is no graph to export as a "
+                "SavedModel; export a network from the zoo instead"
+            )
+        raise ValueError(f"model must be a keras.Model, received {type(model).__name__}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive int, received {version!r}")
+    directory = Path(directory)
+    target = directory / str(version)
+    if target.exists():
+        raise ValueError(
+            f"{os.fspath(target)!r} already exists; TF Serving versions are immutable, choose "
+            "another version"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def inpaint_arrays(image, mask):
+        tf.debugging.assert_equal(
+            tf.shape(image)[:3],
+            tf.shape(mask)[:3],
+            message="image [N,H,W,3] and mask [N,H,W,1] must have the same N, H and W",
+        )
+        hole = tf.cast(mask > 0, tf.float32)
+        pixels = tf.cast(image, tf.float32) / _LEVELS
+        output = model({"image": pixels * (1.0 - hole), "mask": hole}, training=False)
+        levels = tf.round(tf.clip_by_value(tf.cast(output, tf.float32), 0.0, 1.0) * _LEVELS)
+        filled = tf.cast(levels, tf.uint8)
+        return {OUTPUT_KEY: tf.where(tf.broadcast_to(mask > 0, tf.shape(image)), filled, image)}
+
+    serving = tf.function(
+        inpaint_arrays,
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="image"),
+            tf.TensorSpec([None, None, None, 1], tf.uint8, name="mask"),
+        ],
+        autograph=False,
+        jit_compile=False,
+    )
+    serving.get_concrete_function()  # traced once; the bytes signature calls this function
+
+    def inpaint_one_file(encoded):
+        image_bytes, mask_bytes = encoded
+        image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8,
+                                   expand_animations=False)
+        mask = tf.io.decode_image(mask_bytes, channels=1, dtype=tf.uint8,
+                                  expand_animations=False)
+        output = serving(image[tf.newaxis], mask[tf.newaxis])[OUTPUT_KEY][0]
+        return tf.io.encode_png(output)
+
+    def inpaint_bytes(image_bytes, mask_bytes):
+        tf.debugging.assert_equal(
+            tf.shape(image_bytes),
+            tf.shape(mask_bytes),
+            message="image_bytes and mask_bytes must have the same shape",
+        )
+        files = (tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1]))
+        encoded = tf.map_fn(inpaint_one_file, files, fn_output_signature=tf.string)
+        return {BYTES_OUTPUT_KEY: tf.reshape(encoded, tf.shape(image_bytes))}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(SERVING_SIGNATURE, serving)
+    archive.add_endpoint(
+        BYTES_SIGNATURE,
+        inpaint_bytes,
+        input_signature=[
+            tf.TensorSpec(None, tf.string, name="image_bytes"),
+            tf.TensorSpec(None, tf.string, name="mask_bytes"),
+        ],
+    )
+    staging = Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=directory))
+    try:
+        archive.write_out(str(staging / "saved_model"), verbose=False)
+        os.rename(staging / "saved_model", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

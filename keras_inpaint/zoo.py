@@ -1,0 +1,687 @@
+"""The model zoo: one name per paper, preset folders, loading, listing and publishing.
+
+Names (aliases in brackets):
+
+    context_encoder (pathak2016)        Pathak et al., CVPR 2016
+    global_local (glcic)                Iizuka et al., SIGGRAPH 2017
+    latent_search (yeh2017)             Yeh et al., CVPR 2017
+    contextual_attention (deepfill_v1)  Yu et al., CVPR 2018
+    partial_conv (pconv)                Liu et al., ECCV 2018
+    gated_conv (deepfill_v2)            Yu et al., ICCV 2019
+    telea, navier_stokes                classical OpenCV fills (no weights)
+
+**Preset folders** (keras-hub style), ``zoo/<name>/`` in a checkout, installed with the package
+as ``keras_inpaint/zoo_presets/<name>/``:
+
+- ``config.json``: ``keras.saving.serialize_keras_object(model)`` (module, class name and
+  constructor config; no compile or build state);
+- ``model.weights.h5``: the weights (float32, or float16 to halve the size: loading casts them
+  back to the float32 variables);
+- ``metadata.json``: ``sha256`` of the weights file, the training data, steps, image size and
+  command, the measured ``scores`` (None until measured) and the creation time;
+- ``README.md``: the model card.
+
+`load` refuses weights whose sha256 differs from ``metadata.json``; `publish` turns a training
+run (see `keras_inpaint.training`) into such a folder. A zoo name without a preset folder
+holding weights has no trained weights yet: `load(name)` raises and ``load(name,
+weights=None)`` returns the architecture with random weights, never silently.
+
+Example:
+>>> from keras_inpaint import zoo
+>>> [entry["name"] for entry in zoo.list()][:2]  # doctest: +SKIP
+['context_encoder', 'global_local']
+>>> model = zoo.load("deepfill_v2", weights=None)  # doctest: +SKIP
+>>> telea = zoo.load("telea")  # doctest: +SKIP
+"""
+
+import builtins
+import dataclasses
+import datetime
+import functools
+import hashlib
+import importlib.util
+import inspect
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+MODEL_CARD_FILE = "README.md"
+RUN_FILES = ("run.json", "model.keras", "model.weights.h5")
+"""What `publish` needs in a training run directory (written by `keras_inpaint.training`)."""
+
+WEIGHT_SOURCES = ("zoo", None)
+FORMATS = ("keras", "saved_model")
+CACHE_ENV = "KERAS_INPAINT_CACHE"
+"""Environment variable overriding the cache root (default ``~/.cache/keras_inpaint``)."""
+
+SAVED_MODEL_VERSION = 1
+"""Version folder of the cached SavedModels (``<cache>/saved_models/<key>/1/``)."""
+
+RANKING_SCORE = "psnr"
+"""The score (in ``metadata.json``'s ``scores``) by which `default_model` ranks entries."""
+
+_HASH_CHUNK_BYTES = 1 << 20
+_FLOAT16_MAX = 65504.0
+_SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
+_PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One registered name: its paper, its kind and where its preset folder would be.
+
+    Attributes:
+        name: canonical name (a key of `keras_inpaint.models.MODELS` for networks).
+        aliases: other accepted names.
+        paper: short citation ("Yu et al., ICCV 2019").
+        title: the paper's title.
+        year: publication year.
+        classical: True for the OpenCV fills (no weights, nothing to export).
+    """
+
+    name: str
+    aliases: tuple
+    paper: str
+    title: str
+    year: int
+    classical: bool = False
+
+    @property
+    def preset_dir(self):
+        """``<zoo root>/<name>`` (it exists only once weights are published)."""
+        return zoo_root() / self.name
+
+    def model_class(self):
+        """The `keras.Model` subclass (networks only; imports it)."""
+        from keras_inpaint.models import get_model_class
+
+        return get_model_class(self.name)
+
+    def build(self, **overrides):
+        """A new model with random weights (or a `ClassicalInpainter`) with `overrides`."""
+        if self.classical:
+            from keras_inpaint.postprocess import ClassicalInpainter
+
+            return ClassicalInpainter(method=self.name, **overrides)
+        return self.model_class()(**overrides)
+
+
+ENTRIES = {
+    entry.name: entry
+    for entry in (
+        ZooEntry("context_encoder", ("pathak2016",), "Pathak et al., CVPR 2016",
+                 "Context Encoders: Feature Learning by Inpainting", 2016),
+        ZooEntry("global_local", ("glcic",), "Iizuka et al., SIGGRAPH 2017",
+                 "Globally and Locally Consistent Image Completion", 2017),
+        ZooEntry("latent_search", ("yeh2017",), "Yeh et al., CVPR 2017",
+                 "Semantic Image Inpainting with Deep Generative Models", 2017),
+        ZooEntry("contextual_attention", ("deepfill_v1",), "Yu et al., CVPR 2018",
+                 "Generative Image Inpainting with Contextual Attention", 2018),
+        ZooEntry("partial_conv", ("pconv",), "Liu et al., ECCV 2018",
+                 "Image Inpainting for Irregular Holes Using Partial Convolutions", 2018),
+        ZooEntry("gated_conv", ("deepfill_v2",), "Yu et al., ICCV 2019",
+                 "Free-Form Image Inpainting with Gated Convolution", 2019),
+        ZooEntry("telea", (), "Telea, JGT 2004",
+                 "An Image Inpainting Technique Based on the Fast Marching Method", 2004,
+                 classical=True),
+        ZooEntry("navier_stokes", (), "Bertalmio et al., CVPR 2001",
+                 "Navier-Stokes, Fluid Dynamics, and Image and Video Inpainting", 2001,
+                 classical=True),
+    )
+}
+"""Canonical name -> `ZooEntry`, in the order `list` reports them."""
+
+ALIASES = {alias: entry.name for entry in ENTRIES.values() for alias in entry.aliases}
+
+
+def _default_zoo_root():
+    """The installed ``keras_inpaint.zoo_presets`` folder, else the checkout's ``zoo/``."""
+    spec = importlib.util.find_spec("keras_inpaint.zoo_presets")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parent.parent / "zoo"
+
+
+ZOO_ROOT = _default_zoo_root()
+"""Folder holding the preset folders ``<name>/`` of the registered names."""
+
+
+def zoo_root():
+    """`ZOO_ROOT` (a function so that tests and tools can point the module elsewhere)."""
+    return Path(ZOO_ROOT)
+
+
+def cache_root():
+    """``$KERAS_INPAINT_CACHE`` or ``~/.cache/keras_inpaint``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "keras_inpaint")
+
+
+def valid_names():
+    """Every accepted name: canonical names and aliases, sorted."""
+    return sorted([*ENTRIES, *ALIASES])
+
+
+def get_entry(name):
+    """The `ZooEntry` of a canonical name or alias; ValueError listing the valid names."""
+    canonical = ALIASES.get(name, name)
+    if not isinstance(name, str) or canonical not in ENTRIES:
+        raise ValueError(f"unknown zoo name {name!r}; valid names: {', '.join(valid_names())}")
+    return ENTRIES[canonical]
+
+
+def has_weights(name):
+    """Whether the zoo entry `name` has a published preset with weights."""
+    entry = get_entry(name)
+    return not entry.classical and (entry.preset_dir / WEIGHTS_FILE).is_file()
+
+
+def read_metadata(folder):
+    """``metadata.json`` of a preset folder as a dict (``{}`` when the folder has none)."""
+    path = Path(folder) / METADATA_FILE
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ---- listing ---------------------------------------------------------------------------------
+
+
+def list():  # noqa: A001 (the zoo's public API is zoo.list(), like timm's list_models())
+    """One dict per registered name, in registry order.
+
+    Keys: ``name``, ``aliases``, ``paper``, ``title``, ``classical``, ``trained`` (a preset
+    with weights exists), ``input_size`` ((height, width) the model was or would be trained
+    at; None for the classical fills), ``parameters`` (number of weights, from the preset's
+    metadata or by building the default model once per process; 0 for the classical fills;
+    None while the model's module is not part of the package), ``training_data``, ``steps``
+    and ``scores`` (from ``metadata.json``; None when untrained or unmeasured).
+
+    Building the default models for their parameter counts takes a few seconds the first
+    time; nothing is built when the module is imported.
+    """
+    return [_describe(entry) for entry in ENTRIES.values()]
+
+
+def _describe(entry):
+    metadata = read_metadata(entry.preset_dir) if not entry.classical else {}
+    trained = not entry.classical and (entry.preset_dir / WEIGHTS_FILE).is_file()
+    if entry.classical:
+        input_size, parameters = None, 0
+    elif "parameters" in metadata and "image_size" in metadata:
+        input_size, parameters = tuple(metadata["image_size"]), metadata["parameters"]
+    else:
+        input_size, parameters = _default_size_and_parameters(entry.name)
+    return {
+        "name": entry.name,
+        "aliases": entry.aliases,
+        "paper": entry.paper,
+        "title": entry.title,
+        "classical": entry.classical,
+        "trained": trained,
+        "input_size": input_size,
+        "parameters": parameters,
+        "training_data": metadata.get("data") if trained else None,
+        "steps": metadata.get("steps") if trained else None,
+        "scores": metadata.get("scores") if trained else None,
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def _default_size_and_parameters(name):
+    """(input size, parameter count) of the default model `name`, built once per process.
+
+    ``(None, None)`` while ``keras_inpaint.models.<name>`` is not in the package yet.
+    """
+    entry = ENTRIES[name]
+    try:
+        model_class = entry.model_class()
+    except ModuleNotFoundError as error:
+        if error.name != f"keras_inpaint.models.{name}":
+            raise
+        return None, None
+    default_size = inspect.signature(model_class.__init__).parameters["image_size"].default
+    model = model_class()
+    size = (default_size, default_size) if isinstance(default_size, int) else tuple(default_size)
+    return size, int(model.count_params())
+
+
+def default_model():
+    """The best zoo name to inpaint with: a trained network, else ``"telea"``.
+
+    Among the entries with published weights, the one with the highest measured
+    ``scores["psnr"]`` (`RANKING_SCORE`) wins; entries without that score rank below those with
+    it, and ties go to the more recent paper. With no trained entry, OpenCV's Telea fill is
+    the best model available (it is also the baseline the trained models are compared with).
+    The issue's eventual default is ``gated_conv``, which this returns once its weights are
+    published with the best scores.
+    """
+    trained = [entry for entry in ENTRIES.values() if has_weights(entry.name)]
+    if not trained:
+        return "telea"
+
+    def rank(entry):
+        score = (read_metadata(entry.preset_dir).get("scores") or {}).get(RANKING_SCORE)
+        return (score is not None, -math.inf if score is None else score, entry.year)
+
+    return max(trained, key=rank).name
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+
+def load(name_or_path, weights="zoo", format="keras", **overrides):  # noqa: A002
+    """Load a zoo model by name or alias, a preset folder or a ``.keras`` file.
+
+    Args:
+        name_or_path: a registered name or alias (see `valid_names`), a preset folder (with
+            ``config.json``, e.g. written by `publish`) or a ``.keras`` file (loaded with
+            Keras' ``safe_mode=True``). Names never address files: only the registered names
+            map to ``<zoo root>/<name>``; anything else must be an existing folder or file.
+        weights: ``"zoo"`` loads the preset's weights (checked against the sha256 in its
+            ``metadata.json``); None returns the architecture with random weights.
+        format: ``"keras"`` returns the `keras.Model` (ready for inference or fine-tuning),
+            ``"saved_model"`` the TF Serving artifact (see `keras_inpaint.export`), exported once
+            into ``<cache>/saved_models/<name>-<sha256[:12]>/`` (cache root `cache_root`) and
+            returned as ``tf.saved_model.load`` of its version folder.
+        **overrides: constructor arguments replacing the preset's (e.g. ``search_steps`` of
+            latent_search); for ``telea`` / ``navier_stokes``, ``radius``.
+
+    Returns:
+        A `keras.Model`, a `keras_inpaint.postprocess.ClassicalInpainter` (``telea``,
+        ``navier_stokes``) or a loaded SavedModel.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones), an entry without trained
+            weights and ``weights="zoo"``, a weights file whose sha256 differs from the
+            metadata, a folder that is not a preset, a classical fill with
+            ``format="saved_model"``.
+    """
+    if weights not in WEIGHT_SOURCES:
+        raise ValueError(f"weights must be 'zoo' or None, received {weights!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, received {format!r}")
+    source = _resolve_source(name_or_path)
+    if source.entry is not None and source.entry.classical:
+        if format == "saved_model":
+            raise ValueError(
+                f"{source.entry.name!r} is a classical OpenCV fill: it has no graph to export "
+                "as a SavedModel (use it from Python or the command line)"
+            )
+        return source.entry.build(**overrides)
+    if format == "saved_model":
+        return _load_saved_model(source, weights, overrides)
+    return _load_keras(source, weights, overrides)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """What `load` was asked for: a zoo entry, a preset folder or a .keras file."""
+
+    label: str
+    entry: ZooEntry = None
+    folder: Path = None
+    keras_file: Path = None
+
+
+def _resolve_source(name_or_path):
+    if isinstance(name_or_path, str) and (name_or_path in ENTRIES or name_or_path in ALIASES):
+        entry = get_entry(name_or_path)
+        return _Source(label=entry.name, entry=entry, folder=entry.preset_dir)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ValueError(
+            "expected a zoo name, a preset folder or a .keras file, received "
+            f"{type(name_or_path).__name__}"
+        )
+    path = Path(name_or_path)
+    label = _SAFE_LABEL.sub("_", path.stem or "model")
+    if path.is_dir():
+        return _Source(label=label, folder=path)
+    if path.is_file() and path.suffix == ".keras":
+        return _Source(label=label, keras_file=path)
+    raise ValueError(
+        f"{os.fspath(name_or_path)!r} is neither a zoo name (valid names: "
+        f"{', '.join(valid_names())}) nor an existing preset folder or .keras file"
+    )
+
+
+def _load_keras(source, weights, overrides):
+    if source.keras_file is not None:
+        if weights is None or overrides:
+            raise ValueError(
+                f"{os.fspath(source.keras_file)!r} is a .keras file, which holds its own "
+                "architecture and weights: weights=None and constructor overrides apply to zoo "
+                "names and preset folders only"
+            )
+        import keras
+
+        return keras.saving.load_model(source.keras_file, safe_mode=True)
+    folder = source.folder
+    if source.entry is not None and not (folder / WEIGHTS_FILE).is_file():
+        if weights == "zoo":
+            _raise_untrained(source.entry)
+        if not (folder / CONFIG_FILE).is_file():
+            return source.entry.build(**overrides)
+    model = _build_from_preset(folder, overrides)
+    if weights == "zoo":
+        model.load_weights(verified_weights(folder))
+    return model
+
+
+def _raise_untrained(entry):
+    raise ValueError(
+        f"the zoo entry {entry.name!r} has no trained weights yet; "
+        f"zoo.load({entry.name!r}, weights=None) (or --weights none) gives the architecture "
+        "with randomly initialised weights"
+    )
+
+
+def _build_from_preset(folder, overrides):
+    import keras
+
+    config_path = Path(folder) / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(
+            f"{os.fspath(folder)!r} is not a preset folder: it has no {CONFIG_FILE} (see "
+            "`keras-inpaint publish`)"
+        )
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["config"] = {**config["config"], **overrides}
+    return keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def sha256_of(path):
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_weights(folder):
+    """Path of a preset's weights file after checking its sha256 against ``metadata.json``."""
+    folder = Path(folder)
+    path = folder / WEIGHTS_FILE
+    if not path.is_file():
+        raise ValueError(f"preset folder {os.fspath(folder)!r} has no {WEIGHTS_FILE}")
+    expected = read_metadata(folder).get("sha256")
+    if not expected:
+        raise ValueError(
+            f"preset folder {os.fspath(folder)!r} has no sha256 in {METADATA_FILE}: its weights "
+            "cannot be verified"
+        )
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"refusing {os.fspath(path)!r}: its sha256 is {actual} but {METADATA_FILE} "
+            f"records {expected} (corrupted or replaced file)"
+        )
+    return path
+
+
+def _load_saved_model(source, weights, overrides):
+    if weights is None or overrides:
+        raise ValueError(
+            "format='saved_model' serves published weights: weights=None and constructor "
+            "overrides are not supported (export such a model with "
+            "keras_inpaint.export.export_saved_model)"
+        )
+    if source.keras_file is not None:
+        digest = sha256_of(source.keras_file)
+    else:
+        if source.entry is not None and not (source.folder / WEIGHTS_FILE).is_file():
+            _raise_untrained(source.entry)
+        digest = sha256_of(verified_weights(source.folder))
+    target = cache_root() / "saved_models" / f"{source.label}-{digest[:12]}"
+    if not (target / str(SAVED_MODEL_VERSION) / "saved_model.pb").is_file():
+        _export_into_cache(_load_keras(source, weights, overrides), target)
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(target / str(SAVED_MODEL_VERSION)))
+
+
+def _export_into_cache(model, target):
+    """Export into a temporary sibling of `target`, then rename it into place."""
+    from keras_inpaint.export import export_saved_model
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        export_saved_model(model, staging, version=SAVED_MODEL_VERSION)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not target.is_dir():  # not a concurrent export that finished first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---- publishing ------------------------------------------------------------------------------
+
+
+def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False):
+    """Turn a training run directory into a preset folder (a zoo entry).
+
+    Reads ``run.json``, ``model.keras`` and ``model.weights.h5`` from `run_dir` (as
+    `keras_inpaint.training.train` writes them) and writes ``config.json``,
+    ``model.weights.h5``, ``metadata.json`` (sha256 of the weights, the run's data, steps,
+    image size and the equivalent ``keras-inpaint train`` command, `scores`, creation time,
+    library versions) and a ``README.md`` model card filled with what is known: no score
+    appears unless given. The folder is assembled in a temporary sibling and renamed into
+    place, so `dest_dir` is either complete or absent.
+
+    Args:
+        run_dir: the training run directory.
+        dest_dir: the preset folder to create (``zoo/<name>`` for a zoo entry).
+        name: the preset's name (default: the last component of `dest_dir`).
+        scores: measured scores, ``{"psnr": 24.1, "ssim": 0.87, ...}`` (finite numbers), or
+            None when not measured.
+        float16: store the weights as float16 (half the size; float32 variables are restored
+            on loading, values rounded to float16's 11-bit mantissa).
+        overwrite: replace an existing `dest_dir` (otherwise it is an error).
+
+    Returns:
+        The preset folder as a `Path`.
+    """
+    import keras
+
+    run_dir, dest_dir = Path(run_dir), Path(dest_dir)
+    missing = [file for file in RUN_FILES if not (run_dir / file).is_file()]
+    if missing:
+        raise ValueError(
+            f"{os.fspath(run_dir)!r} is not a finished training run: missing "
+            f"{', '.join(missing)} (expected {', '.join(RUN_FILES)})"
+        )
+    name = dest_dir.name if name is None else name
+    if not _PRESET_NAME.match(name):
+        raise ValueError(
+            f"preset name must be letters, digits, '_', '-' or '.', received {name!r}"
+        )
+    if dest_dir.exists() and not overwrite:
+        raise ValueError(f"{os.fspath(dest_dir)!r} already exists; pass overwrite=True")
+    scores = _check_scores(scores)
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    config = {
+        key: value
+        for key, value in keras.saving.serialize_keras_object(model).items()
+        if key not in ("build_config", "compile_config")
+    }
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}-", dir=dest_dir.parent))
+    try:
+        weights = staging / WEIGHTS_FILE
+        if float16:
+            _write_float16_weights(run_dir / "model.weights.h5", weights)
+        else:
+            shutil.copyfile(run_dir / "model.weights.h5", weights)
+        entry = ENTRIES.get(ALIASES.get(name, name))
+        metadata = {
+            "name": name,
+            "class_name": config["class_name"],
+            "paper": None if entry is None else entry.paper,
+            "sha256": sha256_of(weights),
+            "weights_file": WEIGHTS_FILE,
+            "weights_dtype": "float16" if float16 else "float32",
+            "parameters": int(model.count_params()),
+            "image_size": [int(side) for side in run["image_size"]],
+            "data": run["data"],
+            "steps": _trained_steps(model, run),
+            "command": train_command(run),
+            "scores": scores,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "run": run,
+        }
+        _write_json(staging / CONFIG_FILE, config)
+        _write_json(staging / METADATA_FILE, metadata)
+        (staging / MODEL_CARD_FILE).write_text(model_card(metadata, entry), encoding="utf-8")
+        _move_into_place(staging, dest_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest_dir
+
+
+def _check_scores(scores):
+    if scores is None:
+        return None
+    if not isinstance(scores, dict) or not all(
+        isinstance(key, str)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        for key, value in scores.items()
+    ):
+        raise ValueError(f"scores must map names to finite numbers, received {scores!r}")
+    return {key: float(value) for key, value in scores.items()}
+
+
+def _trained_steps(model, run):
+    """Optimisation steps actually taken (the model's counter), else the run's target."""
+    counter = getattr(model, "train_steps", None)
+    return int(counter.numpy()) if counter is not None else int(run["steps"])
+
+
+def train_command(run):
+    """The ``keras-inpaint train`` command line equivalent to a ``run.json``."""
+    height, width = run["image_size"]
+    parts = [
+        "keras-inpaint train", run["model"], "--data", run["data"], "--output", "RUN_DIR",
+        "--image-size", str(height) if height == width else f"{height}x{width}",
+        "--batch-size", str(run["batch_size"]), "--steps", str(run["steps"]),
+        "--masks", run["masks"], "--seed", str(run["seed"]),
+    ]
+    if run.get("mixed_precision"):
+        parts += ["--mixed-precision", run["mixed_precision"]]
+    for key, value in sorted((run.get("overrides") or {}).items()):
+        parts += ["--set", f"{key}={_literal(value)}"]
+    return " ".join(parts)
+
+
+def _literal(value):
+    if isinstance(value, (builtins.list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _versions():
+    import keras
+    import tensorflow as tf
+
+    from keras_inpaint import __version__
+
+    return {"keras_inpaint": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+def _write_json(path, value):
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _move_into_place(staging, dest_dir):
+    """Rename the finished `staging` folder to `dest_dir`, replacing an existing one."""
+    if not dest_dir.exists():
+        os.rename(staging, dest_dir)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}-old-", dir=dest_dir.parent))
+    os.rename(dest_dir, retired / dest_dir.name)
+    os.rename(staging, dest_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_float16_weights(source, target):
+    """Copy a Keras ``.weights.h5`` file with its float datasets cast to float16."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
+        dst.attrs.update(src.attrs)
+
+        def copy(name, item):
+            if isinstance(item, h5py.Group):
+                dst.require_group(name).attrs.update(item.attrs)
+                return
+            data = item[()]
+            if data.dtype.name in _FLOAT_DTYPES:
+                if data.size and np.abs(data).max() > _FLOAT16_MAX:
+                    raise ValueError(
+                        f"weight {name!r} has values beyond float16's range "
+                        f"(|x| <= {_FLOAT16_MAX}); publish it without float16"
+                    )
+                data = data.astype(np.float16)
+            dst.create_dataset(name, data=data).attrs.update(item.attrs)
+
+        src.visititems(copy)
+
+
+def model_card(metadata, entry=None):
+    """The ``README.md`` model card of a preset, from its metadata (nothing invented)."""
+    scores = metadata.get("scores")
+    if scores:
+        score_lines = ["| score | value |", "| --- | --- |"]
+        score_lines += [f"| {key} | {value:.4g} |" for key, value in sorted(scores.items())]
+    else:
+        score_lines = ["Not measured yet (`keras-inpaint evaluate` measures them)."]
+    height, width = metadata["image_size"]
+    paper = "unknown" if entry is None else f"{entry.paper}, \"{entry.title}\""
+    lines = [
+        f"# {metadata['name']}",
+        "",
+        f"- Architecture: `{metadata['class_name']}` ({metadata['parameters']:,} parameters)",
+        f"- Paper: {paper}",
+        f"- Trained on: `{metadata['data']}` for {metadata['steps']} steps at {height}x{width}",
+        f"- Command: `{metadata['command']}`",
+        f"- Weights: `{metadata['weights_file']}` ({metadata['weights_dtype']}), sha256 "
+        f"`{metadata['sha256']}`",
+        f"- Created: {metadata['created']} with "
+        + ", ".join(f"{key} {value}" for key, value in metadata["versions"].items()),
+        "",
+        "## Scores",
+        "",
+        *score_lines,
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from keras_inpaint import zoo, inpaint",
+        f"model = zoo.load({metadata['name']!r})  # or the path of this folder",
+        "result = inpaint(\"photo.png\", \"mask.png\", model=model)  # mask: white = hole",
+        "```",
+        "",
+        "## Limitations",
+        "",
+        f"Trained only on `{metadata['data']}`: expect weaker fills on other kinds of images. "
+        "The model sees images at its training resolution; larger images are filled in crops "
+        "around each hole (`keras_inpaint.inference`). Check the licence of the training data "
+        "before using the weights.",
+        "",
+    ]
+    return "\n".join(lines)

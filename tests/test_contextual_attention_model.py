@@ -1,0 +1,198 @@
+"""ContextualAttentionInpainter (DeepFill v1): shapes, per-sample masks, training, saving."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inpaint.layers import ContextualAttention
+from keras_inpaint.losses.adversarial import masked_gradient_penalty
+from keras_inpaint.models.contextual_attention import ContextualAttentionInpainter
+from keras_inpaint.models.resize import NearestResize
+
+TINY = {"image_size": 64, "width": 4, "critic_steps": 1}
+
+
+def make_batch(height=64, width=64, seed=0):
+    """Two samples with different holes: one inside the image, one in the bottom-right corner."""
+    rng = np.random.default_rng(seed)
+    image = rng.random((2, height, width, 3)).astype("float32")
+    mask = np.zeros((2, height, width, 1), "float32")
+    mask[0, 8:28, 12:36] = 1.0
+    mask[1, height - 20 :, width - 24 :] = 1.0
+    return {"image": image, "mask": mask}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ContextualAttentionInpainter(**TINY)
+
+
+@pytest.fixture
+def restore_policy():
+    previous = keras.config.dtype_policy()
+    yield
+    keras.config.set_dtype_policy(previous)
+
+
+def assert_composited(batch, output):
+    output = np.asarray(output)
+    assert output.shape == batch["image"].shape and output.dtype == np.float32
+    assert np.isfinite(output).all()
+    known = batch["mask"][..., 0] == 0
+    np.testing.assert_array_equal(output[known], batch["image"][known])
+
+
+@pytest.mark.parametrize("size", [(64, 64), (70, 66)])
+def test_forward_shapes_and_known_pixels(model, size):
+    batch = make_batch(*size)
+    assert_composited(batch, model(batch))
+
+
+def test_zero_padding_variant_accepts_small_odd_sizes():
+    small = ContextualAttentionInpainter(image_size=32, width=4, padding="same")
+    batch = make_batch(30, 27)
+    batch["mask"][1] = 0.0
+    batch["mask"][1, 20:, 15:] = 1.0
+    assert_composited(batch, small(batch))
+
+
+def test_mirror_padding_rejects_images_smaller_than_64(model):
+    with pytest.raises(ValueError, match="at least 64x64"):
+        model(make_batch(48, 64))
+
+
+def test_hole_content_is_ignored(model):
+    batch = make_batch()
+    noisy = dict(batch, image=np.where(batch["mask"] > 0, 0.5, batch["image"]).astype("float32"))
+    np.testing.assert_array_equal(
+        np.asarray(model.generate(batch["image"], batch["mask"])),
+        np.asarray(model.generate(noisy["image"], noisy["mask"])),
+    )
+
+
+def test_stages_flow_and_summary_images(model):
+    batch = make_batch()
+    coarse, refined, flow = model.generate_stages(batch["image"], batch["mask"], return_flow=True)
+    for stage in (coarse, refined):
+        stage = np.asarray(stage)
+        assert stage.shape == (2, 64, 64, 3) and stage.min() >= 0.0 and stage.max() <= 1.0
+    flow = np.asarray(flow)
+    assert flow.shape == (2, 8, 8, 3) and flow.min() >= 0.0 and flow.max() <= 1.0
+    assert len(model.generate_stages(batch["image"], batch["mask"])) == 2
+    full_flow = np.asarray(model.attention_flow(batch))
+    assert full_flow.shape == (2, 64, 64, 3)
+    np.testing.assert_array_equal(full_flow[:, ::8, ::8], flow)  # nearest x8 upsampling
+    images = model.summary_images(batch)
+    assert sorted(images) == ["attention_flow", "coarse"]
+    np.testing.assert_array_equal(np.asarray(images["attention_flow"]), full_flow)
+    np.testing.assert_allclose(np.asarray(images["coarse"]), np.asarray(coarse))
+
+
+def test_per_sample_masks_give_per_sample_attention(model):
+    """Each sample of a batch is filled and attended with its own mask (the authors' code
+    used the first sample's mask for the whole batch)."""
+    batch = make_batch()
+    image, mask = batch["image"], batch["mask"]
+    together = model.generate_stages(image, mask, return_flow=True)
+    for index in range(2):
+        alone = model.generate_stages(
+            image[index : index + 1], mask[index : index + 1], return_flow=True
+        )
+        for batched, single in zip(together, alone):
+            np.testing.assert_allclose(np.asarray(batched)[index], np.asarray(single)[0], atol=1e-5)
+    _, _, flow_with_first_mask = model.generate_stages(image[1:], mask[:1], return_flow=True)
+    assert not np.allclose(np.asarray(together[2])[1], np.asarray(flow_with_first_mask)[0])
+
+
+def test_masked_gradient_penalty_on_a_tiny_linear_critic():
+    """The penalty the critics are trained with counts the gradient on hole pixels only:
+    a linear critic D(x) = sum(W * x) has gradient W, so the penalty is
+    lambda * mean_b (||W * m_b|| - 1)^2 whatever the interpolation."""
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(1, 4, 4, 3)).astype("float32")
+    mask = np.zeros((2, 4, 4, 1), "float32")
+    mask[0, 1:3, 1:3] = 1.0
+    mask[1, :, 2:] = 1.0
+    critic = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    critic.layers[-1].set_weights([weights.reshape(-1, 1), np.zeros(1, "float32")])
+    real, fake = rng.random((2, 2, 4, 4, 3)).astype("float32")
+    penalty = masked_gradient_penalty(critic, real, fake, mask, seed=0, weight=10.0)
+    norms = np.sqrt(((weights * mask) ** 2).sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(float(penalty), 10.0 * np.mean((norms - 1.0) ** 2), rtol=1e-5)
+
+
+def test_config_and_keras_file_round_trip(model, tmp_path):
+    config = model.get_config()
+    assert ContextualAttentionInpainter.from_config(config).get_config() == config
+    assert config["local_size"] == [32, 32] and config["gamma"] == 0.99
+    batch = make_batch()
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(reloaded, ContextualAttentionInpainter)
+    np.testing.assert_allclose(np.asarray(reloaded(batch)), np.asarray(model(batch)), atol=1e-6)
+
+
+def test_reference_compatibility_switches_every_resize_and_the_heads():
+    def settings(model):
+        generator_layers = model.generator.layers
+        return (
+            {layer.align_corners for layer in generator_layers if isinstance(layer, NearestResize)},
+            {
+                (layer.resize_align_corners, layer.paste_normalization)
+                for layer in generator_layers
+                if isinstance(layer, ContextualAttention)
+            },
+            {len(critic.layers[-1].weights) for critic in (model.local_critic, model.global_critic)},
+        )
+
+    default = ContextualAttentionInpainter(image_size=32, width=2, padding="same")
+    reference = ContextualAttentionInpainter(
+        image_size=32, width=2, padding="same", reference_compatibility=True
+    )
+    assert settings(default) == ({False}, {(False, "overlap")}, {1})
+    assert settings(reference) == ({True}, {(True, "reference")}, {2})
+
+
+def test_mixed_float16_train_step_is_finite(restore_policy):
+    keras.config.set_dtype_policy("mixed_float16")
+    model = ContextualAttentionInpainter(**TINY)
+    model.compile()
+    batch = make_batch()
+    results = model.train_step(batch)
+    assert all(np.isfinite(float(value)) for value in results.values()), results
+    output = model(batch)
+    assert output.dtype == "float32"
+    assert_composited(batch, output)
+
+
+def test_fit_step_updates_every_weight_with_critic_steps():
+    """One compiled `fit` step on a dataset of dicts: 2 critic updates, 1 generator update."""
+    model = ContextualAttentionInpainter(**dict(TINY, critic_steps=2, seed=1))
+    model.compile()
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    history = model.fit(tf.data.Dataset.from_tensors(make_batch()), epochs=1, verbose=0)
+    assert sorted(history.history) == sorted(model.loss_terms)
+    assert all(np.isfinite(values[0]) for values in history.history.values()), history.history
+    unchanged = [
+        v.path for v, b in zip(model.trainable_variables, before) if np.array_equal(v.numpy(), b)
+    ]
+    assert not unchanged, unchanged
+    assert len(model.discriminator_variables) == 2 * (4 + 4) + 2  # conv kernels/biases, heads
+    assert int(model.discriminator_optimizer.iterations) == 2
+    assert int(model.generator_optimizer.iterations) == 1
+    assert int(model.train_steps) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"width": 5}, "width"),
+        ({"critic_steps": 0}, "critic_steps"),
+        ({"padding": "reflect"}, "padding"),
+        ({"local_size": 80}, "local_size"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ContextualAttentionInpainter(**dict(TINY, **kwargs))
