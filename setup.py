@@ -8,9 +8,16 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_inpaint", "keras_inpaint.*"]),
+    # The top-level zoo/ (preset folders) and examples/data/ (the README's photo and mask) are
+    # installed inside the package, as keras_inpaint.zoo_presets and keras_inpaint.examples_data.
+    packages=find_packages(include=["keras_inpaint", "keras_inpaint.*"])
+    + ["keras_inpaint.zoo_presets", "keras_inpaint.examples_data"],
+    package_dir={"keras_inpaint.zoo_presets": "zoo", "keras_inpaint.examples_data": "examples/data"},
     include_package_data=True,
-    package_data={"keras_inpaint": ["zoo/*/*", "examples_data/*"]},
+    package_data={
+        "keras_inpaint.zoo_presets": ["*.md", "*/*"],
+        "keras_inpaint.examples_data": ["*.png", "*.md"],
+    },
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<3.16",

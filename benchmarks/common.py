@@ -48,6 +48,16 @@ def benchmark_parser(description, repeats, warmup=1):
     return parser
 
 
+def parse_arguments(parser, quick_defaults):
+    """Parse the command line; with ``--quick``, `quick_defaults` replace the defaults (options
+    given explicitly still win)."""
+    args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(**quick_defaults)
+        args = parser.parse_args()
+    return args
+
+
 def finish_outputs(outputs):
     """Bring every tensor of a (nested) result to the host, so the timed call has finished."""
     return tf.nest.map_structure(
@@ -174,7 +184,9 @@ def milliseconds(seconds):
     return f"{1000.0 * seconds:.1f}"
 
 
-def describe_error(error):
-    """Short cell text for a measurement that raised: the type and the first line."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"failed: {type(error).__name__}" + (f" ({message[:80]})" if message else "")
+def describe_error(error, max_length=100):
+    """Short cell text for a measurement that raised: the type and the message's last line
+    (where TensorFlow puts the actual error after its "in user code:" traceback)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = lines[-1][:max_length].replace("|", "/") if lines else ""
+    return f"failed: {type(error).__name__}" + (f" ({message})" if message else "")

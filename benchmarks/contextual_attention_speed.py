@@ -34,6 +34,7 @@ from benchmarks.common import (
     mebibytes,
     medians,
     milliseconds,
+    parse_arguments,
     peak_memory_bytes,
     print_report,
     random_images,
@@ -43,7 +44,7 @@ from keras_inpaint.layers import ContextualAttention
 
 HOLE_FRACTION = 0.25
 AGREEMENT_TOLERANCE = 1e-4
-QUICK_SHAPE = {"batch": 2, "size": 16, "channels": 8, "memory_size": 16}
+QUICK_SETTINGS = {"batch": 2, "size": 16, "channels": 8, "memory_size": 16, "repeats": 1}
 
 
 def vectorised(layer):
@@ -93,9 +94,7 @@ def main():
     parser.add_argument(
         "--memory-size", type=int, default=128, help="feature map side of the memory measurement"
     )
-    args = parser.parse_args()
-    if args.quick:
-        vars(args).update(QUICK_SHAPE, repeats=1)
+    args = parse_arguments(parser, QUICK_SETTINGS)
 
     layer = ContextualAttention(rate=args.rate)
     variants = {

@@ -46,6 +46,7 @@ from benchmarks.common import (
     jit_label,
     medians,
     milliseconds,
+    parse_arguments,
     print_report,
     random_images,
     rectangle_hole_masks,
@@ -176,9 +177,7 @@ def main():
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--reference-size", type=int, default=256)
     parser.add_argument("--reference-channels", type=int, default=64)
-    args = parser.parse_args()
-    if args.quick:
-        vars(args).update(QUICK_SETTINGS)
+    args = parse_arguments(parser, QUICK_SETTINGS)
 
     models = {}
     for spec in args.models:

@@ -29,6 +29,7 @@ from benchmarks.common import (
     jit_label,
     medians,
     milliseconds,
+    parse_arguments,
     print_report,
     random_images,
     rectangle_hole_masks,
@@ -38,7 +39,7 @@ from keras_inpaint.layers import GatedConv2D, PartialConv2D
 PARTIAL_TARGET = 1.3
 GATED_TARGET = 1.1
 HOLE_FRACTION = 0.25
-QUICK_SHAPE = {"batch": 2, "size": 16, "channels": 8, "filters": 8}
+QUICK_SETTINGS = {"batch": 2, "size": 16, "channels": 8, "filters": 8, "repeats": 1}
 
 
 def forward_backward(layer, inputs, extra_inputs=()):
@@ -63,9 +64,7 @@ def main():
     parser.add_argument("--channels", type=int, default=64, help="input channels")
     parser.add_argument("--filters", type=int, default=64, help="output channels")
     parser.add_argument("--kernel-size", type=int, default=3)
-    args = parser.parse_args()
-    if args.quick:
-        vars(args).update(QUICK_SHAPE, repeats=1)
+    args = parse_arguments(parser, QUICK_SETTINGS)
 
     shape = (args.batch, args.size, args.size, args.channels)
     inputs = random_images(shape)

@@ -35,6 +35,7 @@ from benchmarks.common import (
     jit_label,
     medians,
     milliseconds,
+    parse_arguments,
     print_report,
     random_images,
     rectangle_hole_masks,
@@ -46,6 +47,7 @@ TRAIN_HOLE_FRACTION = 0.25
 LATENT_SEARCH = "latent_search"
 JIT_MODES = (False, True)
 QUICK_SETTINGS = {
+    "models": ["gated_conv", LATENT_SEARCH],
     "width": 8,
     "sizes": [32, 64],
     "train_size": 32,
@@ -195,9 +197,7 @@ def main():
         default=["graph", "xla"],
         help="tf.function modes to measure (--quick: graph only)",
     )
-    args = parser.parse_args()
-    if args.quick:
-        vars(args).update(QUICK_SETTINGS)
+    args = parse_arguments(parser, QUICK_SETTINGS)
     args.jit_modes = [mode == "xla" for mode in args.jit]
 
     inference, training, skipped = [], [], []

@@ -9,6 +9,8 @@ user's input are printed as one line and exit with status 2.
 import argparse
 import sys
 
+from keras_inpaint import cli_commands
+
 
 def _add_train(subparsers):
     parser = subparsers.add_parser(
@@ -102,7 +104,9 @@ def _run_evaluate(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-inpaint", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_evaluate):
+    for add in (_add_train, _add_evaluate, cli_commands.add_inpaint_parser,
+                cli_commands.add_list_parser, cli_commands.add_export_parser,
+                cli_commands.add_publish_parser):
         add(subparsers)
     return parser
 

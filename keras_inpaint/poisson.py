@@ -43,11 +43,8 @@ def _check_rank_4(tensor, name, channels=None):
     shape = tensor.shape
     if shape.rank is not None and shape.rank != 4:
         raise ValueError(f"{name} must have shape [B, H, W, C], received shape {tuple(shape)}")
-    if channels is not None and shape.rank == 4 and shape[-1] is not None:
-        if shape[-1] != channels:
-            raise ValueError(
-                f"{name} must have {channels} channel, received shape {tuple(shape)}"
-            )
+    if channels is not None and shape.rank == 4 and shape[-1] not in (None, channels):
+        raise ValueError(f"{name} must have {channels} channel, received shape {tuple(shape)}")
 
 
 def poisson_blend_tf(
@@ -108,9 +105,20 @@ def poisson_blend_tf(
     _check_rank_4(mask, "mask", channels=1)
     if not target.dtype.is_floating:
         raise ValueError(f"target must be a float tensor in [0, 1], received dtype {target.dtype}")
+    if not target.shape.is_compatible_with(source.shape):
+        raise ValueError(
+            f"source must have the target's shape {tuple(target.shape)}, received shape "
+            f"{tuple(source.shape)}"
+        )
+    if not target.shape[:-1].is_compatible_with(mask.shape[:-1]):
+        raise ValueError(
+            f"mask must have shape [B, H, W, 1] matching the target's {tuple(target.shape)}, "
+            f"received shape {tuple(mask.shape)}"
+        )
     known_values = tf.cast(target, tf.float32)
     guide = tf.cast(source, tf.float32)
-    hole = tf.cast(tf.not_equal(mask, tf.zeros_like(mask)), tf.float32)
+    is_hole = tf.not_equal(mask, tf.zeros_like(mask))
+    hole = tf.cast(is_hole, tf.float32)
     known = 1.0 - hole
 
     def system(y):
@@ -125,9 +133,7 @@ def poisson_blend_tf(
     )
 
     def unfinished(step, solution, residual, direction, residual_norm):
-        return tf.logical_and(
-            step < iterations, tf.reduce_any(residual_norm > threshold)
-        )
+        return tf.logical_and(step < iterations, tf.reduce_any(residual_norm > threshold))
 
     def conjugate_gradient_step(step, solution, residual, direction, residual_norm):
         active = residual_norm > threshold
@@ -146,4 +152,4 @@ def poisson_blend_tf(
         conjugate_gradient_step,
         (tf.constant(0), solution, residual, residual, residual_norm),
     )
-    return tf.where(tf.cast(hole, tf.bool), tf.cast(solution, target.dtype), target)
+    return tf.where(is_hole, tf.cast(solution, target.dtype), target)

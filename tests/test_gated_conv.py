@@ -38,13 +38,31 @@ def numpy_nearest_indices(n_in, n_out, align_corners):
 
 
 @pytest.mark.parametrize("align_corners", [False, True])
-@pytest.mark.parametrize("size_in, size_out", [((8, 6), (4, 3)), ((5, 7), (10, 14)), ((64, 32), (16, 8))])
+@pytest.mark.parametrize(
+    "size_in, size_out", [((8, 6), (4, 3)), ((5, 7), (10, 14)), ((64, 32), (16, 8))]
+)
 def test_resize_nearest_matches_numpy(align_corners, size_in, size_out):
     x = np.random.default_rng(0).random((2, *size_in, 3)).astype("float32")
     rows = numpy_nearest_indices(size_in[0], size_out[0], align_corners)
     columns = numpy_nearest_indices(size_in[1], size_out[1], align_corners)
     expected = x[:, rows][:, :, columns]
-    np.testing.assert_array_equal(resize_nearest(x, size_out, align_corners=align_corners), expected)
+    resized = resize_nearest(x, size_out, align_corners=align_corners)
+    np.testing.assert_array_equal(resized, expected)
+    tf1_op = tf.raw_ops.ResizeNearestNeighbor(
+        images=x, size=size_out, align_corners=align_corners, half_pixel_centers=False
+    )
+    np.testing.assert_array_equal(resized, tf1_op)
+
+
+def test_resize_nearest_gradient_compiles_with_xla():
+    @tf.function(jit_compile=True)
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = resize_nearest(x, (8, 8))
+        return tape.gradient(y, x)
+
+    np.testing.assert_array_equal(gradient(tf.ones((1, 4, 4, 2))), np.full((1, 4, 4, 2), 4.0))
 
 
 def test_nearest_resize_layer_scale_and_reference():

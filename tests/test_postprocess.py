@@ -352,3 +352,5 @@ def test_poisson_blend_tf_edge_cases():
     assert half.dtype == np.float16
     with pytest.raises(ValueError, match="mask must have 1 channel"):
         poisson_blend_tf(target, source, target)
+    with pytest.raises(ValueError, match="source must have the target's shape"):
+        poisson_blend_tf(target, source[:, :4], no_hole)

@@ -95,6 +95,9 @@ class GatedConvInpainter(InpaintingModel):
       which the authors' checkpoints need (see `keras_inpaint.models.resize`).
     - Height and width need not be multiples of 8 (= 4 x attention rate): `generate` pads
       the input by reflection to the next multiple and crops the result.
+    - Gated kernels are initialised from N(0, 4 / fan_in) instead of TF1's Glorot-uniform,
+      with which the activations vanish through the 17-layer stacks
+      (`GATED_KERNEL_INITIALIZER_SCALE`); trained or converted weights are unaffected.
 
     Layer names follow the authors' variable names: their ``inpaint_net/<name>/kernel``
     [k, k, C_in, n] is our generator layer ``<name>``'s kernel (``<name>/conv/kernel`` inside
@@ -186,11 +189,17 @@ class GatedConvInpainter(InpaintingModel):
         with self.network_scope():
             self.generator = self._build_generator()
             self.discriminator = build_sn_patch_gan(
-                input_channels=3 + 1 + guidance_channels,
-                channels=discriminator_width
-                or max(1, round(DISCRIMINATOR_CHANNELS_AT_REFERENCE_WIDTH * width / REFERENCE_WIDTH)),
+                input_channels=3 + 1 + guidance_channels, channels=self.discriminator_channels
             )
         self.finish_building()
+
+    @property
+    def discriminator_channels(self):
+        """First SN-PatchGAN layer's channels: `discriminator_width` or 64 * width / 48."""
+        if self.discriminator_width:
+            return self.discriminator_width
+        scaled = DISCRIMINATOR_CHANNELS_AT_REFERENCE_WIDTH * self.width / REFERENCE_WIDTH
+        return max(1, round(scaled))
 
     # ---- networks -----------------------------------------------------------------------
     def _build_generator(self):
@@ -346,12 +355,13 @@ class GatedConvInpainter(InpaintingModel):
             for name in ("generator", "discriminator")
         }
 
-    def _discriminate(self, signed_images, mask, guidance, training=True):
-        """SN-PatchGAN scores (float32) of [image, mask, guidance * mask]."""
+    def _discriminate(self, signed_images, mask, guidance):
+        """SN-PatchGAN scores (float32) of [image, mask, guidance * mask], in training mode (the
+        spectral normalisation's power iteration runs at every pass, as in the authors' code)."""
         channels = [signed_images, mask]
         if self.guidance_channels:
             channels.append(guidance * mask)
-        scores = self.discriminator(ops.concatenate(channels, axis=-1), training=training)
+        scores = self.discriminator(ops.concatenate(channels, axis=-1), training=True)
         return ops.cast(scores, "float32")
 
     def train_step(self, data):
@@ -369,9 +379,7 @@ class GatedConvInpainter(InpaintingModel):
                 None if guidance is None else ops.concatenate([guidance, guidance], axis=0),
             )
             real_scores, fake_scores = ops.split(scores, 2, axis=0)
-            discriminator_loss = hinge_discriminator_loss(
-                real_scores, ops.stop_gradient(fake_scores)
-            )
+            discriminator_loss = hinge_discriminator_loss(real_scores, fake_scores)
             coarse_l1 = ops.mean(ops.abs(target - coarse))
             refined_l1 = ops.mean(ops.abs(target - refined))
             generator_adversarial = hinge_generator_loss(fake_scores)

@@ -140,6 +140,7 @@ class PartialConvInpainter(InpaintingModel):
         return min(self.width * 2**level, WIDTH_CAP_MULTIPLIER * self.width)
 
     def _build_unet(self):
+        """The U-Net as a functional model: ([image in [-1, 1], valid mask]) -> raw output."""
         image = keras.Input((None, None, 3), name="image")
         valid = keras.Input((None, None, 1), name="valid")
         skips = [(image, valid)]
@@ -151,16 +152,21 @@ class PartialConvInpainter(InpaintingModel):
                 self.encoder_filters(level), kernel_size, strides=2, name=name
             )(x, mask)
             if level > 0:
-                x = keras.layers.BatchNormalization(name=f"{name}_bn", trainable=not self.fine_tune)(x)
+                x = keras.layers.BatchNormalization(
+                    name=f"{name}_bn", trainable=not self.fine_tune
+                )(x)
             x = keras.layers.ReLU(name=f"{name}_relu")(x)
             skips.append((x, mask))
 
         for level in reversed(range(self.depth)):
             name = f"pconv{2 * self.depth - level}"
             skip_features, skip_mask = skips[level]
-            mask = NearestResize(scale=2, name=f"{name}_mask_upsample")(mask[..., :1])
+            upsampled_mask = NearestResize(scale=2, name=f"{name}_mask_upsample")(mask[..., :1])
             mask = ops.concatenate(
-                [_per_channel(mask, x.shape[-1]), _per_channel(skip_mask, skip_features.shape[-1])],
+                [
+                    _per_channel(upsampled_mask, x.shape[-1]),
+                    _per_channel(skip_mask, skip_features.shape[-1]),
+                ],
                 axis=-1,
             )
             x = NearestResize(scale=2, name=f"{name}_upsample")(x)

@@ -1,0 +1,278 @@
+"""The ``keras-inpaint`` sub-commands for using models: inpaint, list, export, publish.
+
+    keras-inpaint inpaint IMAGE [MASK] -o OUT [--model NAME] [--postprocess poisson]
+                          [--compare SIDE_BY_SIDE.png] [--mask-threshold T]
+    keras-inpaint inpaint IMAGE_DIR [MASK_DIR] -o OUT_DIR [...]     (masks matched by file stem)
+    keras-inpaint list
+    keras-inpaint export NAME DIR [--version N] [--weights zoo|none]
+    keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16] [--overwrite]
+
+`keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``;
+each handler is a thin layer over `keras_inpaint.inference`, `keras_inpaint.zoo` and
+`keras_inpaint.export`. Errors in the user's input are ValueError / FileNotFoundError, which
+the CLI prints as one line with exit status 2. Heavy modules are imported by the handlers, so
+building the parser stays fast.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+OUTPUT_SUFFIX = ".png"
+"""Folder mode writes lossless PNG files named after the input's stem."""
+
+
+# ---- inpaint ---------------------------------------------------------------------------------
+
+
+def add_inpaint_parser(subparsers):
+    parser = subparsers.add_parser(
+        "inpaint",
+        help="fill the holes of photos (keras_inpaint.inference.inpaint)",
+        description="Fill the holes (white / nonzero mask pixels) of an image or of a folder of "
+        "images. Any size; known pixels are kept bit for bit.",
+    )
+    parser.add_argument("image", help="image file, or a folder of images")
+    parser.add_argument(
+        "mask",
+        nargs="?",
+        default=None,
+        help="mask file (white / nonzero = hole) or a folder of masks matched to the images by "
+        "file name without extension; omit it to use the images' alpha channel (transparent = "
+        "hole)",
+    )
+    parser.add_argument("-o", "--output", required=True, help="output file (or folder)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="zoo name, preset folder or .keras file (default: the best zoo model with trained "
+        "weights, else telea; see `keras-inpaint list`)",
+    )
+    parser.add_argument("--postprocess", default=None, help="poisson: Poisson blending")
+    parser.add_argument(
+        "--compare",
+        default=None,
+        help="also write input-with-hole | mask | result side by side to this file (or folder)",
+    )
+    parser.add_argument(
+        "--mask-threshold",
+        type=float,
+        default=None,
+        help="mask values above this (in [0, 1]) are holes; default 0: any nonzero pixel (use "
+        "0.5 for JPEG masks)",
+    )
+    parser.set_defaults(handler=run_inpaint)
+
+
+def run_inpaint(args):
+    from keras_inpaint import inference
+
+    if args.mask_threshold is None:
+        args.mask_threshold = inference.DEFAULT_MASK_THRESHOLD
+    model = inference.resolve_model(args.model)
+    if os.path.isdir(args.image):
+        _inpaint_folder(args, model)
+    else:
+        _inpaint_file(args, model, args.image, args.mask, args.output, args.compare)
+        print(f"wrote {args.output}" + (f" and {args.compare}" if args.compare else ""))
+
+
+def _inpaint_file(args, model, image, mask, output, compare):
+    from keras_inpaint import inference
+
+    result = inference.inpaint(
+        image, mask, model=model, postprocess=args.postprocess,
+        mask_threshold=args.mask_threshold,
+    )
+    _save(result, output)
+    if compare:
+        _save(inference.side_by_side(image, mask, result, args.mask_threshold), compare)
+
+
+def _inpaint_folder(args, model):
+    from tqdm import tqdm
+
+    images = _image_files(args.image, "image")
+    masks = None
+    if args.mask is not None:
+        if not os.path.isdir(args.mask):
+            raise ValueError(f"IMAGE is a folder, so MASK must be a folder too: {args.mask!r}")
+        masks = {path.stem: path for path in _image_files(args.mask, "mask")}
+    duplicates = sorted({p.stem for p in images if sum(q.stem == p.stem for q in images) > 1})
+    if duplicates:
+        raise ValueError(
+            f"several images in {args.image!r} share a name without extension: "
+            f"{', '.join(duplicates)} (outputs are named <name>{OUTPUT_SUFFIX})"
+        )
+    output, compare = Path(args.output), Path(args.compare) if args.compare else None
+    missing, written = [], 0
+    for path in tqdm(images, desc="inpaint", unit="image", file=sys.stderr):
+        mask = None if masks is None else masks.get(path.stem)
+        if masks is not None and mask is None:
+            missing.append(path.name)
+            continue
+        name = path.stem + OUTPUT_SUFFIX
+        _inpaint_file(args, model, path, mask, output / name, compare and compare / name)
+        written += 1
+    if missing:
+        print(
+            f"keras-inpaint inpaint: no mask in {args.mask!r} for {len(missing)} image(s), "
+            f"skipped: {', '.join(missing)}",
+            file=sys.stderr,
+        )
+    if not written:
+        raise ValueError(
+            f"no image of {args.image!r} has a mask in {args.mask!r} (masks are matched by file "
+            "name without extension)"
+        )
+    print(f"wrote {written} image(s) to {output}")
+
+
+def _image_files(folder, role):
+    """Image files directly in `folder` (extensions PIL can read), sorted by name."""
+    from PIL import Image
+
+    extensions = Image.registered_extensions()
+    files = sorted(
+        path for path in Path(folder).iterdir()
+        if path.is_file() and path.suffix.lower() in extensions
+    )
+    if not files:
+        raise ValueError(f"{role} folder {os.fspath(folder)!r} holds no image files")
+    return files
+
+
+def _save(pixels, path):
+    """Write a uint8 RGB array (or PIL image) to `path`, creating its folder."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    image.save(path)
+
+
+# ---- list ------------------------------------------------------------------------------------
+
+
+def add_list_parser(subparsers):
+    parser = subparsers.add_parser(
+        "list",
+        help="the model zoo (keras_inpaint.zoo.list)",
+        description="Names, papers, input sizes, parameter counts, training data and scores "
+        "of the zoo.",
+    )
+    parser.set_defaults(handler=run_list)
+
+
+def run_list(args):
+    from keras_inpaint import zoo
+
+    header = ("name", "aliases", "paper", "input", "parameters", "weights", "scores")
+    rows = [header] + [_list_row(entry) for entry in zoo.list()]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _list_row(entry):
+    if entry["classical"]:
+        weights = "classical (none needed)"
+    elif entry["trained"]:
+        weights = f"{entry['training_data']}, {entry['steps']} steps"
+    else:
+        weights = "not trained yet"
+    size = entry["input_size"]
+    scores = entry["scores"] or {}
+    return (
+        entry["name"],
+        ", ".join(entry["aliases"]) or "-",
+        entry["paper"],
+        "any" if size is None else f"{size[0]}x{size[1]}",
+        "-" if entry["parameters"] is None else f"{entry['parameters']:,}",
+        weights,
+        ", ".join(f"{key} {value:.4g}" for key, value in sorted(scores.items())) or "-",
+    )
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+
+def add_export_parser(subparsers):
+    parser = subparsers.add_parser(
+        "export",
+        help="write a TF Serving SavedModel (keras_inpaint.export.export_saved_model)",
+        description="Export a zoo model as DIR/<version>/ for TF Serving (signatures "
+        "serving_default: uint8 image + mask -> inpainted; inpaint_bytes: PNG/JPEG bytes -> "
+        "PNG bytes).",
+    )
+    parser.add_argument("name", help="zoo name, preset folder or .keras file")
+    parser.add_argument("directory", help="model base folder (TF Serving's model_base_path)")
+    parser.add_argument("--version", type=int, default=1, help="version folder (default 1)")
+    parser.add_argument(
+        "--weights",
+        choices=("zoo", "none"),
+        default="zoo",
+        help="none: export the architecture with random weights",
+    )
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args):
+    from keras_inpaint import zoo
+    from keras_inpaint.export import export_saved_model
+
+    model = zoo.load(args.name, weights=None if args.weights == "none" else "zoo")
+    path = export_saved_model(model, args.directory, version=args.version)
+    print(f"wrote {path} (signatures serving_default and inpaint_bytes)")
+
+
+# ---- publish ---------------------------------------------------------------------------------
+
+
+def add_publish_parser(subparsers):
+    parser = subparsers.add_parser(
+        "publish",
+        help="turn a training run into a zoo preset (keras_inpaint.zoo.publish)",
+        description="Write a preset folder (config.json, model.weights.h5, metadata.json with "
+        "the weights' sha256, README.md model card) from a `keras-inpaint train` run.",
+    )
+    parser.add_argument("run_dir", help="training run directory")
+    parser.add_argument("destination", help="preset folder to write, e.g. zoo/gated_conv")
+    parser.add_argument("--name", default=None, help="preset name (default: folder name)")
+    parser.add_argument(
+        "--score",
+        dest="scores",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a measured score, e.g. --score psnr=24.1 (repeatable)",
+    )
+    parser.add_argument("--float16", action="store_true", help="store weights as float16")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.set_defaults(handler=run_publish)
+
+
+def run_publish(args):
+    from keras_inpaint import zoo
+
+    path = zoo.publish(
+        args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
+        float16=args.float16, overwrite=args.overwrite,
+    )
+    print(f"wrote {path}")
+
+
+def parse_scores(assignments):
+    """``["psnr=24.1", ...]`` -> ``{"psnr": 24.1}``, or None when empty."""
+    scores = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if not sep or not name.strip() or value is None:
+            raise ValueError(f"--score expects NAME=NUMBER, received {assignment!r}")
+        scores[name.strip()] = value
+    return scores or None

@@ -1,0 +1,144 @@
+"""The benchmark scripts run (``--quick``) and print Markdown tables; their helpers are right.
+
+The four scripts are started together in subprocesses (module fixture) so that their start-up
+(importing TensorFlow, tracing) overlaps; each test then waits for its own script.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import common
+from benchmarks.flops import attention_multiply_adds, count_multiply_adds
+from keras_inpaint.layers import ContextualAttention, GatedConv2D, PartialConv2D
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT_TIMEOUT_SECONDS = 240
+SCRIPTS = {
+    "layer_overhead": ("PartialConv2D", "GatedConv2D"),
+    "contextual_attention_speed": ("vectorised", "per-sample loop"),
+    "model_speed": ("gated_conv", "latent_search", "extrapolated"),
+    "flops": ("gated_conv (width 8)", "% of Conv2D limit"),
+}
+
+
+@pytest.fixture(scope="module")
+def quick_runs():
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    environment = dict(os.environ, PYTHONPATH=path)
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"benchmarks.{name}", "--quick"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in SCRIPTS
+    }
+    yield processes
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def markdown_tables(text):
+    """Every Markdown table in `text` as a list of rows (lists of cell strings)."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_quick_run_prints_a_table(quick_runs, name):
+    stdout, stderr = quick_runs[name].communicate(timeout=SCRIPT_TIMEOUT_SECONDS)
+    assert quick_runs[name].returncode == 0, stderr[-3000:]
+    tables = markdown_tables(stdout)
+    assert tables, stdout
+    for table in tables:
+        header, separator, *rows = table
+        assert all(re.fullmatch(r"-{3,}", cell) for cell in separator), table
+        assert rows, table
+        assert all(len(row) == len(header) for row in rows), table
+    assert "failed:" not in stdout, stdout
+    for expected in SCRIPTS[name]:
+        assert expected in stdout, stdout
+    assert "load average" in stdout
+
+
+def test_interleaved_timings_rotates_the_order():
+    calls = []
+    functions = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    timings = common.interleaved_timings(functions, repeats=3, warmup=1)
+    assert "".join(calls) == "abc" + "abc" + "bca" + "cab"
+    assert {name: len(values) for name, values in timings.items()} == {"a": 3, "b": 3, "c": 3}
+    assert all(value >= 0 for values in timings.values() for value in values)
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        common.interleaved_timings(functions, repeats=0)
+
+
+def test_medians_and_markdown_table():
+    assert common.medians({"a": [3.0, 1.0, 2.0], "b": [4.0, 8.0]}) == {"a": 2.0, "b": 6.0}
+    table = common.markdown_table(("x", "y"), [(1, "p"), (2.5, "q")])
+    assert table.splitlines() == ["| x | y |", "| --- | --- |", "| 1 | p |", "| 2.5 | q |"]
+
+
+def test_rectangle_hole_masks():
+    centred = common.rectangle_hole_masks(2, 20, 40, 0.25).numpy()
+    assert centred.shape == (2, 20, 40, 1)
+    assert set(np.unique(centred)) == {0.0, 1.0}
+    rows, columns = np.nonzero(centred[0, ..., 0])
+    assert (rows.min(), rows.max(), columns.min(), columns.max()) == (5, 14, 10, 29)
+    placed = common.rectangle_hole_masks(16, 20, 40, 0.25, seed=3).numpy()
+    assert np.all(placed.sum(axis=(1, 2, 3)) == 10 * 20)
+    assert len({placed[i].tobytes() for i in range(16)}) > 1
+    with pytest.raises(ValueError, match="hole_fraction"):
+        common.rectangle_hole_masks(1, 8, 8, 1.5)
+
+
+def test_peak_memory_counts_the_output():
+    size = 256
+    inputs = np.ones((size, size), np.float32)
+    peak = common.peak_memory_bytes(lambda: keras.ops.convert_to_tensor(inputs) * 2.0)
+    assert peak >= inputs.nbytes
+
+
+def test_count_multiply_adds_matches_hand_count():
+    image = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same")(image)
+    x = GatedConv2D(4, 3)(x)
+    y, _ = PartialConv2D(2, 3)(x, keras.ops.ones_like(x[..., :1]))
+    y = keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same")(y)
+    attended = ContextualAttention(rate=2)(x, x, None)
+    network = keras.Model(image, [y, attended])
+
+    counts = count_multiply_adds(network, 16)
+
+    positions = 8 * 8  # every layer but the transposed convolution's output works at 8x8
+    convolution = positions * 3 * 3 * 3 * 4
+    gated = positions * 3 * 3 * 4 * (2 * 4)
+    partial = positions * 3 * 3 * 4 * 2 + positions * 3 * 3
+    transposed = positions * 4 * 4 * 2 * 2
+    pairs = (4 * 4) * (4 * 4)  # 8x8 features at rate 2: 16 queries x 16 patches
+    attention = pairs * 3 * 3 * 4 + 2 * pairs * 3 * 3 + pairs * 4 * 4 * 4
+    assert counts == {"conv": convolution + gated + partial + transposed, "attention": attention}
+
+
+def test_attention_multiply_adds_with_stride_and_batch():
+    layer = ContextualAttention(rate=1, stride=2, fuse_size=1, patch_size=3)
+    pairs = (6 * 6) * (3 * 3)
+    expected = 2 * (pairs * 3 * 3 * 5 + pairs * 2 * 2 * 5)
+    assert attention_multiply_adds(layer, (2, 6, 6, 5)) == expected
