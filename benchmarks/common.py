@@ -30,14 +30,16 @@ tf.get_logger().setLevel("ERROR")
 MEMORY_DEVICE = "CPU:0"
 BYTES_PER_MIB = 2**20
 FLOPS_PER_MULTIPLY_ADD = 2
+JIT_MODES = ("graph", "xla")
 
 
 def benchmark_parser(description, repeats, warmup=1):
     """An `ArgumentParser` with the options every script shares.
 
     ``--quick`` (tiny shapes, one round: a smoke run of a few seconds), ``--repeats`` (timed
-    rounds; the median is reported) and ``--warmup`` (untimed rounds first: tracing, XLA
-    compilation, allocator warm-up).
+    rounds; the median is reported), ``--warmup`` (untimed rounds first: tracing, XLA
+    compilation, allocator warm-up) and ``--jit`` (which `tf.function` modes to run: "graph"
+    and / or "xla"; `jit_modes(args)` gives them as ``jit_compile`` flags).
     """
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -45,7 +47,19 @@ def benchmark_parser(description, repeats, warmup=1):
     parser.add_argument("--quick", action="store_true", help="tiny shapes, one round (smoke run)")
     parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds (median)")
     parser.add_argument("--warmup", type=int, default=warmup, help="untimed rounds first")
+    parser.add_argument(
+        "--jit",
+        nargs="+",
+        choices=JIT_MODES,
+        default=list(JIT_MODES),
+        help="tf.function modes to measure: graph (jit_compile=False) and/or xla",
+    )
     return parser
+
+
+def jit_modes(args):
+    """The ``jit_compile`` flags selected by ``--jit``, graph mode first."""
+    return [mode == "xla" for mode in JIT_MODES if mode in args.jit]
 
 
 def parse_arguments(parser, quick_defaults):
@@ -120,7 +134,7 @@ def compiled(function, jit_compile):
 
 
 def jit_label(jit_compile):
-    return "XLA" if jit_compile else "graph"
+    return "xla" if jit_compile else "graph"
 
 
 def random_images(shape, seed=0):

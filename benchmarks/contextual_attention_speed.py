@@ -31,6 +31,7 @@ from benchmarks.common import (
     compiled,
     interleaved_timings,
     jit_label,
+    jit_modes,
     mebibytes,
     medians,
     milliseconds,
@@ -44,7 +45,14 @@ from keras_inpaint.layers import ContextualAttention
 
 HOLE_FRACTION = 0.25
 AGREEMENT_TOLERANCE = 1e-4
-QUICK_SETTINGS = {"batch": 2, "size": 16, "channels": 8, "memory_size": 16, "repeats": 1}
+QUICK_SETTINGS = {
+    "batch": 2,
+    "size": 16,
+    "channels": 8,
+    "memory_size": 16,
+    "repeats": 1,
+    "jit": ["graph"],
+}
 
 
 def vectorised(layer):
@@ -118,7 +126,7 @@ def main():
 
     rows = []
     for pass_name, wrap in (("forward", lambda f: f), ("forward + backward", with_gradient)):
-        for jit_compile in (False, True):
+        for jit_compile in jit_modes(args):
             functions = {
                 name: bound(compiled(wrap(attend), jit_compile), features, masks)
                 for name, attend in variants.items()

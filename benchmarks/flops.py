@@ -44,6 +44,7 @@ from benchmarks.common import (
     compiled,
     interleaved_timings,
     jit_label,
+    jit_modes,
     medians,
     milliseconds,
     parse_arguments,
@@ -64,6 +65,7 @@ QUICK_SETTINGS = {
     "reference_size": 64,
     "reference_channels": 16,
     "repeats": 1,
+    "jit": ["graph"],
 }
 
 
@@ -191,7 +193,7 @@ def main():
     }
 
     timing, reference_gflops = {}, {}
-    for jit_compile in (False, True):
+    for jit_compile in jit_modes(args):
         reference, reference_macs = reference_convolution(
             args.reference_size, args.reference_channels, jit_compile
         )
@@ -209,7 +211,7 @@ def main():
     rows = []
     for (label, size), count in counts.items():
         total = count["conv"] + count["attention"]
-        for jit_compile in (False, True):
+        for jit_compile in jit_modes(args):
             seconds = timing[(label, size, jit_compile)]
             achieved = gigaflops_per_second(total, seconds)
             rows.append(

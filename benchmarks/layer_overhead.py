@@ -27,6 +27,7 @@ from benchmarks.common import (
         compiled,
     interleaved_timings,
     jit_label,
+    jit_modes,
     medians,
     milliseconds,
     parse_arguments,
@@ -86,7 +87,7 @@ def main():
     )
 
     rows = []
-    for jit_compile in (False, True):
+    for jit_compile in jit_modes(args):
         steps = {
             name: compiled(
                 forward_backward(layer, inputs, (valid_mask,) if name == "PartialConv2D" else ()),

@@ -33,6 +33,7 @@ from benchmarks.common import (
     describe_error,
     interleaved_timings,
     jit_label,
+    jit_modes,
     medians,
     milliseconds,
     parse_arguments,
@@ -45,7 +46,6 @@ from keras_inpaint.models import MODELS, get_model_class
 HOLE_FRACTION = 0.1
 TRAIN_HOLE_FRACTION = 0.25
 LATENT_SEARCH = "latent_search"
-JIT_MODES = (False, True)
 QUICK_SETTINGS = {
     "models": ["gated_conv", LATENT_SEARCH],
     "width": 8,
@@ -62,8 +62,14 @@ def load_model_class(name):
     """The registered class, or None when its module does not exist (yet)."""
     try:
         return get_model_class(name)
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as error:
+        if error.name != registered_module(name):
+            raise  # the module exists but imports something missing: a real error
         return None
+
+
+def registered_module(name):
+    return MODELS[name].split(":")[0]
 
 
 def is_fully_convolutional(model):
@@ -110,7 +116,7 @@ def time_inference(model_class, width_arguments, sizes, args):
     functions = {
         (size, jit): inference_call(model, batches[size], jit)
         for size in sizes
-        for jit in args.jit_modes
+        for jit in jit_modes(args)
     }
     return model, timed(functions, args)
 
@@ -122,7 +128,7 @@ def time_latent_search(model_class, width_arguments, size, args):
     functions = {}
     for steps in step_counts:
         model = model_class(search_steps=steps, seed=0, **width_arguments)
-        for jit in args.jit_modes:
+        for jit in jit_modes(args):
             functions[(steps, jit)] = inference_call(model, batch, jit)
     return model, timed(functions, args)
 
@@ -139,7 +145,7 @@ def inference_rows(name, model_class, args):
     rows = []
     if name == LATENT_SEARCH:
         steps, default_steps = args.search_steps, default_argument(model_class, "search_steps")
-        for jit in args.jit_modes:
+        for jit in jit_modes(args):
             short, double = timing[(steps, jit)], timing[(2 * steps, jit)]
             per_step = (double - short) / steps
             extrapolated = short + (default_steps - steps) * per_step
@@ -173,7 +179,7 @@ def training_rows(name, model_class, args):
             args.batch, args.train_size, args.train_size, TRAIN_HOLE_FRACTION, seed=0
         ),
     }
-    timing = timed({jit: training_call(model, batch, jit) for jit in args.jit_modes}, args)
+    timing = timed({jit: training_call(model, batch, jit) for jit in jit_modes(args)}, args)
     if isinstance(timing, Exception):
         return [(name, model.width, "-", describe_error(timing))]
     return [
@@ -190,21 +196,13 @@ def main():
     parser.add_argument("--train-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--search-steps", type=int, default=10)
-    parser.add_argument(
-        "--jit",
-        nargs="+",
-        choices=("graph", "xla"),
-        default=["graph", "xla"],
-        help="tf.function modes to measure (--quick: graph only)",
-    )
     args = parse_arguments(parser, QUICK_SETTINGS)
-    args.jit_modes = [mode == "xla" for mode in args.jit]
 
     inference, training, skipped = [], [], []
     for name in args.models:
         model_class = load_model_class(name)
         if model_class is None:
-            skipped.append(f"{name} ({MODELS[name].split(':')[0]} does not exist yet)")
+            skipped.append(f"{name} ({registered_module(name)} does not exist yet)")
             continue
         inference += inference_rows(name, model_class, args)
         training += training_rows(name, model_class, args)

@@ -444,7 +444,8 @@ def _fill_in_crops(model, pixels, hole, model_size):
         region = crop_hole & (labels[rows, columns] == label)
         crop_height, crop_width = crop_hole.shape
         if scale > 1:
-            small_size = (max(1, round(crop_width / scale)), max(1, round(crop_height / scale)))
+            small_size = (max(1, math.floor(crop_width / scale)),
+                          max(1, math.floor(crop_height / scale)))
             small = cv2.resize(crop, small_size, interpolation=cv2.INTER_AREA)
             small_hole = cv2.resize(crop_hole.astype(np.float32), small_size,
                                     interpolation=cv2.INTER_AREA) > 0

@@ -253,7 +253,8 @@ class InpaintingModel(keras.Model):
     def test_step(self, data):
         """Masked L1, PSNR and SSIM of the composited output on a validation batch."""
         image, mask = split_inputs(data)
-        output = self({"image": image, "mask": mask}, training=False)
+        inputs = data[0] if isinstance(data, (tuple, list)) else data
+        output = self(inputs, training=False)  # the whole dict: some models take extra keys
         mask = binarize_mask(mask)
         scores = {
             "masked_l1": inpaint_metrics.masked_l1(image, output, mask),
