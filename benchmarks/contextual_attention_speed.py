@@ -17,7 +17,7 @@ Default: batch 8, 64x64x96 features (foreground = background), rate 2 (the DeepF
 setting: 3x3 patches, fuse 3, softmax scale 10), per-sample rectangular holes of a quarter of
 the map; memory at 128x128x96.
 
-    python -m benchmarks.contextual_attention_speed [--quick] [--repeats 5] [--batch 8]
+    python -m benchmarks.contextual_attention_speed [--quick] [--repeats 3] [--batch 8]
         [--size 64] [--channels 96] [--rate 2] [--memory-size 128]
 """
 
@@ -94,7 +94,7 @@ def bound(function, *arguments):
 
 
 def main():
-    parser = benchmark_parser(__doc__, repeats=5)
+    parser = benchmark_parser(__doc__, repeats=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=64, help="feature map height and width")
     parser.add_argument("--channels", type=int, default=96)

@@ -263,9 +263,8 @@ def make_dataset(
     Determinism: element ``i`` depends only on ``(seed, i)`` (see the module docstring).
     Folder: epoch ``e`` visits the files in an exact permutation keyed by ``(seed, e)``
     (sorted order when not `shuffle`). TFDS: the split is read with ``shuffle_files=False``
-    and epoch ``e`` passes it through a ``shuffle_buffer``-element shuffle seeded by
-    ``(seed, e)`` (tf.data also mixes in the global TF seed when one is set, so keep it
-    unchanged across a resume); resuming is exact as long as TFDS reads the split in the same
+    and epoch ``e`` permutes each block of ``shuffle_buffer`` consecutive records with a
+    stateless shuffle keyed by ``(seed, e, block)`` (independent of TF's global seed); resuming is exact as long as TFDS reads the split in the same
     order (same dataset version and files), and skipping to `start_index` reads, but does not
     decode, the skipped records of the current epoch. TFDS images are decoded with
     `tf.io.decode_image` to 3 channels: grey is repeated, alpha is dropped.
@@ -289,7 +288,7 @@ def make_dataset(
             also gives the batch a static size, which `tf.distribute` and XLA need.
         scale_range: ``(low, high)`` range of the zoom ``z`` above, ``1 <= low <= high``.
         data_dir: TFDS data folder (None: TFDS's default); ignored for folders.
-        shuffle_buffer: TFDS shuffle buffer size in examples; ignored for folders.
+        shuffle_buffer: TFDS shuffle block size in examples; ignored for folders.
 
     Images are decoded (PIL) and masks drawn (NumPy) in Python through `tf.numpy_function`,
     in parallel map calls. As with any tf.data pipeline that calls Python, let the iterator go
@@ -408,13 +407,15 @@ def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuf
     def epoch_elements(epoch):
         images = encoded
         if shuffle:
+            # Stateless block shuffle: each run of `shuffle_buffer` records is permuted by a key
+            # of (seed, epoch, block). Unlike Dataset.shuffle it ignores TF's global seed.
             key = _stream_key(seed, _ORDER_STREAM, epoch)
-            shuffle_seed = tf.random.stateless_uniform(
-                [], key, minval=None, maxval=None, dtype=tf.int64
-            )
-            images = images.shuffle(
-                shuffle_buffer, seed=shuffle_seed, reshuffle_each_iteration=False
-            )
+
+            def permute(block, records):
+                block_key = tf.random.experimental.stateless_fold_in(key, block)
+                return tf.random.experimental.stateless_shuffle(records, seed=block_key)
+
+            images = images.batch(shuffle_buffer).enumerate().map(permute).unbatch()
         indices = tf.data.Dataset.range(epoch * count, (epoch + 1) * count)
         return tf.data.Dataset.zip((indices, images))
 

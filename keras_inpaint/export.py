@@ -89,12 +89,13 @@ def export_saved_model(model, directory, version=1):
     directory.mkdir(parents=True, exist_ok=True)
 
     def inpaint_arrays(image, mask):
-        tf.debugging.assert_equal(
+        same_size = tf.debugging.assert_equal(
             tf.shape(image)[:3],
             tf.shape(mask)[:3],
             message="image [N,H,W,3] and mask [N,H,W,1] must have the same N, H and W",
         )
-        hole = tf.cast(mask > 0, tf.float32)
+        with tf.control_dependencies([same_size]):
+            hole = tf.cast(mask > 0, tf.float32)
         pixels = tf.cast(image, tf.float32) / _LEVELS
         output = model({"image": pixels * (1.0 - hole), "mask": hole}, training=False)
         levels = tf.round(tf.clip_by_value(tf.cast(output, tf.float32), 0.0, 1.0) * _LEVELS)
@@ -122,12 +123,14 @@ def export_saved_model(model, directory, version=1):
         return tf.io.encode_png(output)
 
     def inpaint_bytes(image_bytes, mask_bytes):
-        tf.debugging.assert_equal(
-            tf.shape(image_bytes),
-            tf.shape(mask_bytes),
-            message="image_bytes and mask_bytes must have the same shape",
-        )
-        files = (tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1]))
+        message = "image_bytes and mask_bytes must have the same shape"
+        same_rank = tf.debugging.assert_equal(tf.rank(image_bytes), tf.rank(mask_bytes),
+                                              message=message)
+        with tf.control_dependencies([same_rank]):
+            same_shape = tf.debugging.assert_equal(tf.shape(image_bytes), tf.shape(mask_bytes),
+                                                   message=message)
+        with tf.control_dependencies([same_shape]):
+            files = (tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1]))
         encoded = tf.map_fn(inpaint_one_file, files, fn_output_signature=tf.string)
         return {BYTES_OUTPUT_KEY: tf.reshape(encoded, tf.shape(image_bytes))}
 

@@ -39,6 +39,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import importlib
 import importlib.util
 import inspect
 import json
@@ -47,6 +48,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 CONFIG_FILE = "config.json"
@@ -362,6 +364,8 @@ def _load_keras(source, weights, overrides):
             )
         import keras
 
+        with zipfile.ZipFile(source.keras_file) as archive:
+            _import_defining_module(json.loads(archive.read("config.json")))
         return keras.saving.load_model(source.keras_file, safe_mode=True)
     folder = source.folder
     if source.entry is not None and not (folder / WEIGHTS_FILE).is_file():
@@ -394,7 +398,17 @@ def _build_from_preset(folder, overrides):
         )
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["config"] = {**config["config"], **overrides}
+    _import_defining_module(config)
     return keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def _import_defining_module(config):
+    """Import the `keras_inpaint` module that defines a serialized model, so that Keras finds
+    its registered class in a fresh process. Other modules are never imported because a file
+    names them: import the module of your own model class before loading it."""
+    module = config.get("module") or ""
+    if module == "keras_inpaint" or module.startswith("keras_inpaint."):
+        importlib.import_module(module)
 
 
 def sha256_of(path):

@@ -1,0 +1,258 @@
+"""SavedModel export for TF Serving: layout and signatures, loading the way TF Serving does in
+a process that cannot import keras or keras_inpaint (tf.compat.v1 Session with the "serve"
+tag), `saved_model_cli run`, the bytes signature with base64 PNG as in the REST API, and a
+graph free of Python-function ops and XLA-must-compile functions."""
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow.core.protobuf import saved_model_pb2
+
+from keras_inpaint import cli, zoo
+from keras_inpaint.export import export_saved_model
+from keras_inpaint.postprocess import ClassicalInpainter
+from test_zoo import tiny_preset
+from toy_model import ToyInpainter
+
+PYTHON_FUNCTION_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+# Runs with `python -I` (no PYTHONPATH, no user site) and with keras and keras_inpaint made
+# unimportable, as in a TF Serving process: loads the SavedModel through a v1 Session and the
+# "serve" tag, feeds the signatures' tensor names and answers a REST-style JSON request.
+FRESH_PROCESS = r'''
+import base64, importlib.abc, importlib.machinery, json, sys
+
+
+class NoKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("keras", "keras_inpaint"):
+            return importlib.machinery.ModuleSpec(name, self)
+        return None
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+sys.meta_path.insert(0, NoKeras())
+for name in ("keras", "keras_inpaint"):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+    else:
+        raise SystemExit(f"{name} is importable")
+
+import numpy as np
+import tensorflow as tf
+
+version_dir, arrays, request_path, out = sys.argv[1:5]
+inputs = np.load(arrays)
+with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], version_dir)
+    signature = meta_graph.signature_def["serving_default"]
+    results = {}
+    for key in ("a", "b"):
+        feed = {signature.inputs["image"].name: inputs[f"image_{key}"],
+                signature.inputs["mask"].name: inputs[f"mask_{key}"]}
+        results[key] = session.run(signature.outputs["inpainted"].name, feed)
+    # The REST API: {"instances": [{"image_bytes": {"b64": ...}, ...}]} -> bytes tensors [N]
+    request = json.load(open(request_path))
+    signature = meta_graph.signature_def[request["signature_name"]]
+    columns = {name: np.array([base64.b64decode(row[name]["b64"])
+                               for row in request["instances"]], dtype=object)
+               for name in signature.inputs}
+    encoded = session.run(signature.outputs["inpainted_bytes"].name,
+                          {signature.inputs[name].name: value for name, value in columns.items()})
+    response = {"predictions": [{"b64": base64.b64encode(item).decode()} for item in encoded]}
+np.savez(out, **results)
+json.dump(response, open(out + ".json", "w"))
+print("keras modules:", sorted(m for m in sys.modules if m.split(".")[0] == "keras"))
+'''
+
+
+def uint8_inputs(height, width, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, size=(batch, height, width, 3), dtype=np.uint8)
+    mask = np.zeros((batch, height, width, 1), np.uint8)
+    mask[0, 2:height // 2, 3:width // 2] = 255
+    mask[-1, height // 3:, width // 4:] = 1  # any nonzero value is a hole
+    return image, mask
+
+
+def keras_reference(model, image, mask):
+    """What the serving signature must return, from the Keras model."""
+    hole = (mask > 0).astype(np.float32)
+    output = np.asarray(model({"image": image / np.float32(255) * (1 - hole), "mask": hole}))
+    levels = np.rint(np.clip(output, 0, 1) * 255).astype(np.uint8)
+    return np.where(mask > 0, levels, image)
+
+
+def png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return ToyInpainter(image_size=16, width=3)
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    return export_saved_model(model, tmp_path_factory.mktemp("served") / "toy", version=3)
+
+
+def test_layout_and_signatures(exported):
+    assert exported.name == "3" and (exported / "saved_model.pb").is_file()
+    assert [p.name for p in exported.parent.iterdir()] == ["3"]  # no temporary folder left
+    loaded = tf.saved_model.load(str(exported))
+    arrays = loaded.signatures["serving_default"]
+    inputs = arrays.structured_input_signature[1]
+    assert {k: (v.shape.as_list(), v.dtype) for k, v in inputs.items()} == {
+        "image": ([None, None, None, 3], tf.uint8), "mask": ([None, None, None, 1], tf.uint8)}
+    assert {k: v.dtype for k, v in arrays.structured_outputs.items()} == {"inpainted": tf.uint8}
+    files = loaded.signatures["inpaint_bytes"]
+    assert {k: v.dtype for k, v in files.structured_input_signature[1].items()} == {
+        "image_bytes": tf.string, "mask_bytes": tf.string}
+    assert {k: v.dtype for k, v in files.structured_outputs.items()} == {
+        "inpainted_bytes": tf.string}
+
+
+def test_graph_has_no_python_functions_and_no_xla_must_compile(exported):
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((exported / "saved_model.pb").read_bytes())
+    (meta_graph,) = saved_model.meta_graphs
+    graph = meta_graph.graph_def
+    functions = list(graph.library.function)
+    assert len(functions) > 5
+    nodes = list(graph.node) + [node for f in functions for node in f.node_def]
+    assert not {node.op for node in nodes} & PYTHON_FUNCTION_OPS
+    must_compile = [f.signature.name for f in functions
+                    if f.attr["_XlaMustCompile"].b] + [
+        node.name for node in nodes if node.attr["_XlaMustCompile"].b]
+    assert not must_compile
+
+
+def test_fresh_process_without_keras_matches_the_keras_model(model, exported, tmp_path):
+    image_a, mask_a = uint8_inputs(13, 17)
+    image_b, mask_b = uint8_inputs(24, 9, batch=1, seed=1)  # dynamic N, H and W
+    np.savez(tmp_path / "inputs.npz", image_a=image_a, mask_a=mask_a, image_b=image_b,
+             mask_b=mask_b)
+    instances = [{"image_bytes": {"b64": base64.b64encode(png_bytes(image)).decode()},
+                  "mask_bytes": {"b64": base64.b64encode(png_bytes(mask)).decode()}}
+                 for image, mask in zip(image_a, mask_a)]
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"signature_name": "inpaint_bytes", "instances": instances}))
+    out = str(tmp_path / "outputs.npz")
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", FRESH_PROCESS, str(exported), str(tmp_path / "inputs.npz"),
+         str(request), out],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "keras modules: []" in result.stdout
+    outputs = np.load(out)
+    for image, mask, key in ((image_a, mask_a, "a"), (image_b, mask_b, "b")):
+        served, expected = outputs[key], keras_reference(model, image, mask)
+        assert served.dtype == np.uint8 and served.shape == image.shape
+        np.testing.assert_array_equal(served[mask[..., 0] == 0], image[mask[..., 0] == 0])
+        assert np.abs(served.astype(int) - expected).max() <= 1
+    predictions = json.loads(Path(out + ".json").read_text())["predictions"]
+    for prediction, image, expected in zip(predictions, image_a, outputs["a"]):
+        decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))))
+        np.testing.assert_array_equal(decoded, expected)
+
+
+def test_saved_model_cli_run(model, exported, tmp_path):
+    image, mask = uint8_inputs(11, 14)
+    np.save(tmp_path / "x.npy", image)
+    np.save(tmp_path / "m.npy", mask)
+    result = subprocess.run(
+        ["saved_model_cli", "run", "--dir", str(exported), "--tag_set", "serve",
+         "--signature_def", "serving_default",
+         "--inputs", f"image={tmp_path / 'x.npy'};mask={tmp_path / 'm.npy'}",
+         "--outdir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Output inpainted is saved to" in result.stdout
+    served = np.load(tmp_path / "out" / "inpainted.npy")
+    assert np.abs(served.astype(int) - keras_reference(model, image, mask)).max() <= 1
+
+
+def test_bytes_signature_takes_a_scalar_or_a_vector(exported):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(10, 12, batch=1)
+    arrays = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    expected = arrays(image=image, mask=mask)["inpainted"].numpy()[0]
+    single = signature(image_bytes=tf.constant(png_bytes(image[0])),
+                       mask_bytes=tf.constant(png_bytes(mask[0])))["inpainted_bytes"]
+    assert single.shape == ()
+    np.testing.assert_array_equal(tf.io.decode_png(single).numpy(), expected)
+    pair = signature(image_bytes=tf.constant([png_bytes(image[0])] * 2),
+                     mask_bytes=tf.constant([png_bytes(mask[0])] * 2))["inpainted_bytes"]
+    assert pair.shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
+        signature(image_bytes=tf.constant([png_bytes(image[0])] * 2),
+                  mask_bytes=tf.constant(png_bytes(mask[0])))
+
+
+def test_mixed_precision_model_serves_uint8(tmp_path):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = ToyInpainter(image_size=16, width=3)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    path = export_saved_model(model, tmp_path / "mixed")
+    image, mask = uint8_inputs(8, 8)
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    served = signature(image=image, mask=mask)["inpainted"].numpy()
+    assert served.dtype == np.uint8
+    assert np.abs(served.astype(int) - keras_reference(model, image, mask)).max() <= 1
+
+
+def test_export_errors(model, exported):
+    with pytest.raises(ValueError, match="already exists; TF Serving versions are immutable"):
+        export_saved_model(model, exported.parent, version=3)
+    with pytest.raises(ValueError, match="'telea' is a classical OpenCV fill"):
+        export_saved_model(ClassicalInpainter("telea"), exported.parent)
+    with pytest.raises(ValueError, match="model must be a keras.Model"):
+        export_saved_model(lambda batch: batch["image"], exported.parent)
+    with pytest.raises(ValueError, match="version must be a positive int"):
+        export_saved_model(model, exported.parent, version=0)
+
+
+def test_cli_export(tmp_path_factory, photo_folder, tmp_path, monkeypatch, capsys):
+    preset = tiny_preset(tmp_path_factory, photo_folder)
+    assert cli.main(["export", str(preset), str(tmp_path / "served"), "--version", "2"]) == 0
+    assert (tmp_path / "served" / "2" / "saved_model.pb").is_file()
+    monkeypatch.setattr(zoo, "ZOO_ROOT", tmp_path / "empty_zoo")
+    capsys.readouterr()
+    assert cli.main(["export", "telea", str(tmp_path / "t")]) == 2
+    assert "classical OpenCV fill" in capsys.readouterr().err
+    assert cli.main(["export", "gated_conv", str(tmp_path / "g")]) == 2
+    assert "no trained weights yet" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists() and not (tmp_path / "g").exists()
+
+
+def test_cli_export_of_a_paper_model_with_random_weights(tmp_path):
+    assert cli.main(["export", "pathak2016", str(tmp_path / "ce"), "--weights", "none"]) == 0
+    signature = tf.saved_model.load(str(tmp_path / "ce" / "1")).signatures["serving_default"]
+    image, mask = uint8_inputs(40, 56, batch=1)  # not the model's 128x128: resized inside
+    served = signature(image=image, mask=mask)["inpainted"].numpy()
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(served[known], image[known])
+    assert (served[~known] != image[~known]).any()

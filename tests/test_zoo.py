@@ -1,0 +1,349 @@
+"""The zoo: registry and aliases, loading by name / folder / .keras file, refusing what it
+must refuse (unknown names, path escapes, tampered weights, untrained entries), publishing a
+training run as a preset, the SavedModel cache, the CLI, and the wheel's contents."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_inpaint import cli, training, zoo
+from keras_inpaint.postprocess import ClassicalInpainter
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+PRESET_FILES = {"config.json", "model.weights.h5", "metadata.json", "README.md"}
+
+
+def tiny_run(tmp_path_factory, photo_folder):
+    """A finished one-step training run of the toy model, made once per session (the export
+    tests use it too)."""
+    run = tmp_path_factory.getbasetemp() / "tiny_run"
+    if not (run / "model.keras").exists():
+        training.train(
+            "toy_model:ToyInpainter", str(photo_folder), run, image_size=16, batch_size=2,
+            steps=1, overrides={"width": 3}, checkpoint_every=1, log_every=1, image_every=1,
+            verbose=0,
+        )
+    return run
+
+
+def tiny_preset(tmp_path_factory, photo_folder):
+    """The tiny run published as a preset folder named ``toy``, once per session."""
+    preset = tmp_path_factory.getbasetemp() / "presets" / "toy"
+    if not preset.exists():
+        zoo.publish(tiny_run(tmp_path_factory, photo_folder), preset)
+    return preset
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, photo_folder):
+    return tiny_run(tmp_path_factory, photo_folder)
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory, photo_folder):
+    return tiny_preset(tmp_path_factory, photo_folder)
+
+
+@pytest.fixture
+def zoo_root(tmp_path, monkeypatch):
+    root = tmp_path / "zoo"
+    root.mkdir()
+    monkeypatch.setattr(zoo, "ZOO_ROOT", root)
+    return root
+
+
+def batch(size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((2, size, size, 1), np.float32)
+    mask[:, 3:9, 4:12] = 1
+    return {"image": rng.random((2, size, size, 3)).astype(np.float32), "mask": mask}
+
+
+def assert_same_weights(a, b):
+    assert len(a.weights) == len(b.weights)
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_registry_names_and_aliases():
+    assert list(zoo.ENTRIES) == ["context_encoder", "global_local", "latent_search",
+                                 "contextual_attention", "partial_conv", "gated_conv", "telea",
+                                 "navier_stokes"]
+    assert zoo.ALIASES == {"pathak2016": "context_encoder", "glcic": "global_local",
+                           "yeh2017": "latent_search", "deepfill_v1": "contextual_attention",
+                           "pconv": "partial_conv", "deepfill_v2": "gated_conv"}
+    assert zoo.get_entry("deepfill_v2") is zoo.ENTRIES["gated_conv"]
+    from keras_inpaint.models import MODELS
+
+    assert {name for name, entry in zoo.ENTRIES.items() if not entry.classical} == set(MODELS)
+
+
+def test_unknown_names_and_paths_are_refused(zoo_root, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="unknown zoo name 'deepfill_v3'; valid names: .*pconv"):
+        zoo.get_entry("deepfill_v3")
+    # A name never addresses a file: only registered names map into the zoo folder, and
+    # anything else must be an existing folder or .keras file (here, relative to the cwd).
+    (tmp_path / "outside").mkdir()
+    monkeypatch.chdir(zoo_root)
+    for name in ("deepfill_v3", "../missing", "gated_conv/../../outside",
+                 "../../../etc/passwd", "model.h5"):
+        with pytest.raises(ValueError, match="neither a zoo name .* nor an existing preset"):
+            zoo.load(name)
+    with pytest.raises(ValueError, match="not a preset folder: it has no config.json"):
+        zoo.load("../outside")
+
+
+def test_classical_entries():
+    telea = zoo.load("telea")
+    assert isinstance(telea, ClassicalInpainter) and telea.method == "telea"
+    assert zoo.load("navier_stokes", radius=5).radius == 5
+    with pytest.raises(ValueError, match="classical OpenCV fill"):
+        zoo.load("telea", format="saved_model")
+
+
+def test_untrained_entry_needs_weights_none(zoo_root):
+    with pytest.raises(ValueError, match=r"no trained weights yet; zoo.load\('gated_conv', "
+                                         r"weights=None\)"):
+        zoo.load("deepfill_v2")
+    model = zoo.load("deepfill_v2", weights=None, image_size=32, width=4)
+    assert type(model).__name__ == "GatedConvInpainter"
+    assert model.width == 4 and model.image_size == (32, 32)
+    with pytest.raises(ValueError, match="no trained weights yet"):
+        zoo.load("gated_conv", format="saved_model")
+    with pytest.raises(ValueError, match="weights must be 'zoo' or None"):
+        zoo.load("gated_conv", weights="imagenet")
+    with pytest.raises(ValueError, match="format must be one of"):
+        zoo.load("gated_conv", format="onnx")
+
+
+def test_publish_writes_a_complete_preset(preset, run_dir, photo_folder):
+    assert {p.name for p in preset.iterdir()} == PRESET_FILES
+    assert [p.name for p in preset.parent.iterdir()] == ["toy"]  # no temporary folder left
+    metadata = json.loads((preset / "metadata.json").read_text())
+    digest = hashlib.sha256((preset / "model.weights.h5").read_bytes()).hexdigest()
+    assert metadata["sha256"] == digest
+    assert (preset / "model.weights.h5").read_bytes() == (run_dir / "model.weights.h5").read_bytes()
+    assert metadata["data"] == str(photo_folder) and metadata["steps"] == 1
+    assert metadata["image_size"] == [16, 16] and metadata["scores"] is None
+    assert metadata["command"] == (
+        f"keras-inpaint train toy_model:ToyInpainter --data {photo_folder} --output RUN_DIR "
+        "--image-size 16 --batch-size 2 --steps 1 --masks rectangle --seed 0 --set width=3")
+    assert metadata["run"] == json.loads((run_dir / "run.json").read_text())
+    reference = keras.saving.load_model(run_dir / "model.keras")
+    assert metadata["parameters"] == reference.count_params()
+    config = json.loads((preset / "config.json").read_text())
+    assert config["class_name"] == "ToyInpainter" and config["config"]["width"] == 3
+    assert "compile_config" not in config and "build_config" not in config
+    card = (preset / "README.md").read_text()
+    for text in ("# toy", "ToyInpainter", str(photo_folder), "for 1 steps at 16x16", digest,
+                 "Not measured yet"):
+        assert text in card
+
+
+def test_load_preset_folder_restores_the_trained_model(preset, run_dir):
+    model = zoo.load(preset)
+    reference = keras.saving.load_model(run_dir / "model.keras")
+    assert_same_weights(model, reference)
+    np.testing.assert_array_equal(np.asarray(model(batch())), np.asarray(reference(batch())))
+    random = zoo.load(preset, weights=None)
+    assert random.width == 3
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(random.get_weights(), reference.get_weights()))
+
+
+def test_zoo_names_load_published_entries_and_rank_the_default(zoo_root, run_dir):
+    assert zoo.default_model() == "telea"
+    zoo.publish(run_dir, zoo_root / "gated_conv")
+    assert zoo.has_weights("gated_conv") and zoo.default_model() == "gated_conv"
+    assert_same_weights(zoo.load("deepfill_v2"), keras.saving.load_model(run_dir / "model.keras"))
+    zoo.publish(run_dir, zoo_root / "partial_conv", scores={"psnr": 23.0})
+    zoo.publish(run_dir, zoo_root / "context_encoder", scores={"psnr": 21.5, "ssim": 0.8})
+    assert zoo.default_model() == "partial_conv"  # measured scores beat unmeasured entries
+    card = (zoo_root / "context_encoder" / "README.md").read_text()
+    assert "| psnr | 21.5 |" in card and "Pathak et al., CVPR 2016" in card
+
+
+def test_tampered_weights_are_refused(preset, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(preset, tampered)
+    expected = json.loads((tampered / "metadata.json").read_text())["sha256"]
+    with open(tampered / "model.weights.h5", "ab") as f:
+        f.write(b"\0")
+    actual = hashlib.sha256((tampered / "model.weights.h5").read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match=f"sha256 is {actual} but metadata.json records "
+                                         f"{expected}"):
+        zoo.load(tampered)
+    (tampered / "metadata.json").write_text("{}")
+    with pytest.raises(ValueError, match="has no sha256"):
+        zoo.load(tampered)
+
+
+def test_float16_weights_halve_the_floats_and_load_as_float32(run_dir, tmp_path):
+    half = zoo.publish(run_dir, tmp_path / "half", float16=True)
+    assert json.loads((half / "metadata.json").read_text())["weights_dtype"] == "float16"
+
+    def float_bytes(path):
+        sizes = {}
+        with h5py.File(path) as f:
+            f.visititems(lambda name, item: sizes.update(
+                {name: item.dtype.itemsize * item.size}) if isinstance(item, h5py.Dataset)
+                and item.dtype.kind == "f" else None)
+        return sum(sizes.values())
+
+    assert float_bytes(half / "model.weights.h5") * 2 == float_bytes(run_dir / "model.weights.h5")
+    model = zoo.load(half)
+    reference = keras.saving.load_model(run_dir / "model.keras")
+    for variable, value in zip(model.weights, reference.get_weights()):
+        assert variable.dtype == ("int64" if value.dtype == np.int64 else "float32")
+        np.testing.assert_allclose(variable.numpy(), value.astype(np.float16), rtol=0, atol=0)
+
+
+def test_publish_refuses_overwrites_bad_names_and_unfinished_runs(run_dir, preset, tmp_path):
+    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+        zoo.publish(run_dir, preset)
+    target = zoo.publish(run_dir, tmp_path / "again")
+    before = (target / "metadata.json").read_text()
+    zoo.publish(run_dir, target, scores={"psnr": 20.0}, overwrite=True)
+    assert (target / "metadata.json").read_text() != before
+    assert {p.name for p in tmp_path.iterdir()} == {"again"}
+    with pytest.raises(ValueError, match="preset name must be"):
+        zoo.publish(run_dir, tmp_path / "x", name="../escape")
+    with pytest.raises(ValueError, match="scores must map names to finite numbers"):
+        zoo.publish(run_dir, tmp_path / "x", scores={"psnr": float("nan")})
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    shutil.copy(run_dir / "run.json", unfinished)
+    with pytest.raises(ValueError, match="missing model.keras, model.weights.h5"):
+        zoo.publish(unfinished, tmp_path / "y")
+
+
+def test_keras_files_load_in_safe_mode(run_dir, tmp_path):
+    assert_same_weights(zoo.load(run_dir / "model.keras"),
+                        keras.saving.load_model(run_dir / "model.keras"))
+    with pytest.raises(ValueError, match="holds its own architecture and weights"):
+        zoo.load(run_dir / "model.keras", weights=None)
+    inputs = keras.Input((4,))
+    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    unsafe.save(tmp_path / "unsafe.keras")
+    with pytest.raises(ValueError, match="safe_mode"):
+        zoo.load(tmp_path / "unsafe.keras")
+
+
+def test_saved_model_format_is_exported_once_into_the_cache(preset, tmp_path, monkeypatch):
+    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "cache"))
+    served = zoo.load(preset, format="saved_model")
+    digest = json.loads((preset / "metadata.json").read_text())["sha256"]
+    assert (tmp_path / "cache" / "saved_models" / f"toy-{digest[:12]}" / "1"
+            / "saved_model.pb").is_file()
+    data = batch()
+    image = np.rint(data["image"] * 255).astype(np.uint8)
+    mask = data["mask"].astype(np.uint8) * 255
+    output = served.signatures["serving_default"](image=image, mask=mask)["inpainted"].numpy()
+    expected = zoo.load(preset)({"image": image / np.float32(255), "mask": data["mask"]})
+    expected = np.where(mask > 0, np.rint(np.asarray(expected) * 255), image)
+    np.testing.assert_array_equal(output, expected.astype(np.uint8))
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("exported again instead of using the cache")
+
+    monkeypatch.setattr("keras_inpaint.export.export_saved_model", no_second_export)
+    zoo.load(preset, format="saved_model")
+
+
+def test_list_describes_each_entry(zoo_root, run_dir, monkeypatch):
+    # Only two networks (the fast ones to build) plus a classical fill, to keep this quick.
+    monkeypatch.setattr(zoo, "ENTRIES", {name: zoo.ENTRIES[name] for name in
+                                         ("latent_search", "gated_conv", "telea")})
+    zoo.publish(run_dir, zoo_root / "gated_conv", scores={"psnr": 19.0})
+    latent, gated, telea = zoo.list()
+    assert latent["name"] == "latent_search" and latent["aliases"] == ("yeh2017",)
+    assert latent["trained"] is False and latent["scores"] is None
+    assert latent["input_size"] == (64, 64)
+    from keras_inpaint.models import get_model_class
+
+    assert latent["parameters"] == get_model_class("latent_search")().count_params()
+    assert gated["trained"] and gated["input_size"] == (16, 16)
+    assert gated["scores"] == {"psnr": 19.0} and gated["steps"] == 1
+    assert gated["parameters"] == keras.saving.load_model(run_dir / "model.keras").count_params()
+    assert telea["classical"] and telea["parameters"] == 0 and telea["input_size"] is None
+
+
+def test_cli_list_publish_and_score_errors(zoo_root, run_dir, monkeypatch, capsys):
+    monkeypatch.setattr(zoo, "ENTRIES", {name: zoo.ENTRIES[name] for name in
+                                         ("gated_conv", "navier_stokes")})
+    assert cli.main(["publish", str(run_dir), str(zoo_root / "gated_conv"), "--score",
+                     "psnr=20.5", "--float16"]) == 0
+    metadata = json.loads((zoo_root / "gated_conv" / "metadata.json").read_text())
+    assert metadata["scores"] == {"psnr": 20.5} and metadata["weights_dtype"] == "float16"
+    capsys.readouterr()
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "aliases", "paper", "input", "parameters", "weights",
+                                "scores"]
+    assert lines[1].startswith("gated_conv") and "psnr 20.5" in lines[1] and "16x16" in lines[1]
+    assert lines[2].startswith("navier_stokes") and "classical" in lines[2]
+    assert cli.main(["publish", str(run_dir), str(zoo_root / "x"), "--score", "psnr"]) == 2
+    assert "--score expects NAME=NUMBER" in capsys.readouterr().err
+
+
+def test_importing_the_zoo_is_light():
+    code = ("import sys; from keras_inpaint import zoo, inference; zoo.default_model(); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_wheel_ships_the_zoo_and_the_example_data(run_dir, tmp_path):
+    """Packaging: build a wheel from a copy of the tree holding a published preset, check its
+    file list, then use it unpacked (outside the checkout) as an installed package. About 10 s."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs"))
+    zoo.publish(run_dir, source / "zoo" / "gated_conv")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
+                   cwd=source, check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("keras_inpaint-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"keras_inpaint/zoo_presets/gated_conv/{name}" for name in PRESET_FILES} | {
+        "keras_inpaint/zoo_presets/__init__.py",
+        "keras_inpaint/examples_data/chelsea.png",
+        "keras_inpaint/examples_data/chelsea_mask.png",
+        "keras_inpaint/cli_commands.py",
+    }
+    assert expected <= names, sorted(expected - names)
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    data = site / "keras_inpaint" / "examples_data"
+    from keras_inpaint.models import get_model_class
+
+    get_model_class("context_encoder")(image_size=32, width=8).save(tmp_path / "ce.keras")
+    script = (
+        "from pathlib import Path; from keras_inpaint import zoo; "
+        "from keras_inpaint.cli import main; "
+        f"assert zoo.ZOO_ROOT == Path({str(site)!r}) / 'keras_inpaint' / 'zoo_presets', "
+        "zoo.ZOO_ROOT; "
+        "assert zoo.default_model() == 'gated_conv'; "
+        f"assert main(['inpaint', {str(data / 'chelsea.png')!r}, "
+        f"{str(data / 'chelsea_mask.png')!r}, '-o', 'result.png', '--model', 'telea']) == 0; "
+        # a package model's module is imported by the loader; a user's own class is not
+        "assert zoo.load('ce.keras').width == 8; "
+        "import toy_model; assert zoo.load('gated_conv').width == 3"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{site}:{TESTS}", "HOME": str(tmp_path),
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "result.png").exists()
