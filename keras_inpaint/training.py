@@ -10,8 +10,8 @@ A run directory holds:
 
 - ``run.json``: the model, its constructor arguments and the data settings; a resumed run must
   match it;
-- ``checkpoints/``: `tf.train.Checkpoint`s of the model (with its ``train_steps`` counter) and
-  both optimizers. TensorFlow writes a checkpoint's files first and then atomically replaces the
+- ``checkpoints/``: `tf.train.Checkpoint`s of the model (with its ``train_steps`` counter and
+  its random-number generator states) and both optimizers. TensorFlow writes a checkpoint's files first and then atomically replaces the
   ``checkpoint`` index, so a kill at any moment leaves the previous checkpoint loadable;
 - ``logs/``: TensorBoard scalars (every loss term) and images (input, mask, output, plus what
   the model's `summary_images` adds);
@@ -203,6 +203,10 @@ def train(
         net.compile()
     checkpoint = tf.train.Checkpoint(
         model=net,
+        # Random-number state (e.g. latent draws, gradient-penalty mixing) resumes exactly too.
+        seed_generator_states=[
+            v for v in net.variables if v.path.endswith("seed_generator_state")
+        ],
         **{
             name: optimizer
             for name, optimizer in (
@@ -297,8 +301,9 @@ def _write_images(writer, model, batch, strategy, step, max_images=4):
     images = {
         "input": inputs["image"] * (1.0 - inputs["mask"]) + 0.5 * inputs["mask"],
         "mask": inputs["mask"],
-        "output": model(inputs, training=False),
     }
+    if model.summarize_output:
+        images["output"] = model(inputs, training=False)
     if hasattr(model, "summary_images"):
         images.update(model.summary_images(inputs))
     with writer.as_default(step=step):

@@ -115,6 +115,9 @@ class InpaintingModel(keras.Model):
     loss_terms = ()
     default_masks = "free_form"
     """Mask generator spec (see `keras_inpaint.masks`) used by `keras-inpaint train`."""
+    summarize_output = True
+    """Whether training writes the composited output to TensorBoard (False where inference
+    is too costly to run during training, as for the latent search)."""
 
     def __init__(self, image_size=256, **kwargs):
         super().__init__(**kwargs)

@@ -127,6 +127,7 @@ class LatentSearchInpainter(InpaintingModel):
 
     loss_terms = ("generator_loss", "discriminator_loss")
     default_masks = "center"
+    summarize_output = False  # inference is a 1500-step search: too slow to log in training
 
     def __init__(
         self,
