@@ -114,7 +114,9 @@ def main():
     keras.utils.set_random_seed(0)
     for kind in KINDS:
         model = build_unet(kind, width=width)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae", jit_compile=False)
+        # A few fast-mode steps run quicker eagerly than traced into a graph.
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae", jit_compile=False,
+                      run_eagerly=args.fast)
         epochs = max(1, steps // 4)  # 4 batches per epoch
         model.fit(train_inputs, train_targets, batch_size=batch, epochs=epochs, verbose=0)
         hole = test_inputs["mask"] > 0

@@ -15,15 +15,23 @@ _IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 _PIXEL_SCALE = 255.0
 
+_TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
+_TORCH_RGB_STD = (0.229, 0.224, 0.225)
+"""ImageNet normalisation of torchvision's VGG16, the network Liu et al. tuned their loss
+weights (0.05 perceptual, 120 style) on."""
+
+_CAFFE_TO_TORCH_FEATURE_SCALE = 1.0 / (_PIXEL_SCALE * 0.226)
+"""Caffe-preprocessed inputs are about 255 x 0.226 = 58 times larger than torchvision's; the
+features of Keras' Caffe-converted weights are scaled back by this so that the paper's loss
+weights keep their balance (approximate: the biases make VGG only roughly homogeneous)."""
+
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
 class VGG16FeatureExtractor(keras.layers.Layer):
     """Frozen VGG16 (Simonyan & Zisserman 2015) feature maps of images in [0, 1].
 
     Builds ``keras.applications.VGG16(include_top=False)`` with input ``[B, H, W, 3]`` of any
-    height and width, applies VGG16's ImageNet ("caffe") preprocessing to the [0, 1] input
-    (scale to 0-255, RGB -> BGR, subtract the ImageNet channel means), and returns the outputs
-    of `layer_names` (Liu et al. 2018 use pool1, pool2 and pool3). Each pool halves H and W,
+    height and width and returns the outputs of `layer_names` (Liu et al. 2018 use pool1, pool2 and pool3). Each pool halves H and W,
     so pool3 needs images of at least 8x8. Never trainable.
 
     Weights: ``"imagenet"`` downloads Keras' ImageNet weights (needs the network); a path
@@ -33,6 +41,12 @@ class VGG16FeatureExtractor(keras.layers.Layer):
     machines, so tests and models trained there use random weights; their Gram statistics
     still describe texture (Ustyuzhaninov et al. 2016), but scores are not comparable with
     ImageNet-VGG perceptual losses. A model trained that way must say so in its model card.
+
+    Input scale: Liu et al. tuned their loss weights on torchvision's VGG16, whose input is
+    normalised as ``(x - mean) / std`` with ImageNet's RGB statistics. Random weights get that
+    input. Keras' ImageNet weights are converted from Caffe and need Caffe's preprocessing
+    (0-255, BGR, minus the channel means), about 58 times larger; their features are divided
+    by that factor, so the perceptual and style terms stay on the paper's scale.
 
     Args:
         weights: None, ``"imagenet"`` or a weights file path.
@@ -81,10 +95,20 @@ class VGG16FeatureExtractor(keras.layers.Layer):
         self.trainable = False
 
     def call(self, images):
-        pixels = as_float32(images) * _PIXEL_SCALE
-        bgr = ops.flip(pixels, axis=-1) - ops.convert_to_tensor(_IMAGENET_BGR_MEAN, "float32")
-        features = self.network(ops.cast(bgr, self.compute_dtype))
-        return list(features) if isinstance(features, (list, tuple)) else [features]
+        images = as_float32(images)
+        if self.weights_source is None:
+            inputs = (images - ops.convert_to_tensor(_TORCH_RGB_MEAN, "float32")) / (
+                ops.convert_to_tensor(_TORCH_RGB_STD, "float32")
+            )
+            scale = 1.0
+        else:
+            inputs = ops.flip(images * _PIXEL_SCALE, axis=-1) - ops.convert_to_tensor(
+                _IMAGENET_BGR_MEAN, "float32"
+            )
+            scale = _CAFFE_TO_TORCH_FEATURE_SCALE
+        features = self.network(ops.cast(inputs, self.compute_dtype))
+        features = list(features) if isinstance(features, (list, tuple)) else [features]
+        return features if scale == 1.0 else [f * ops.cast(scale, f.dtype) for f in features]
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_inpaint.models.spectral_norm import SpectralNorm
+
 SN_PATCH_GAN_MULTIPLIERS = (1, 2, 4, 4, 4, 4)
 """Channel multipliers of the SN-PatchGAN's six convolutions (64-128-256-256-256-256)."""
 
@@ -13,6 +15,7 @@ def build_sn_patch_gan(
     strides=2,
     negative_slope=0.2,
     power_iterations=1,
+    reference_compatibility=False,
     name="sn_patch_gan",
 ):
     """SN-PatchGAN discriminator (Yu et al., ICCV 2019, section 3.2 and figure 3).
@@ -29,8 +32,9 @@ def build_sn_patch_gan(
 
     (`keras.layers.SpectralNormalization`: it runs in training mode and writes W / sigma
     back into the kernel; the authors' TF1 code instead used W / sigma at every forward pass
-    without storing it). The layers are named ``conv1`` .. ``conv6`` as in the authors'
-    ``discriminator/sn_patch_gan`` scope. Under the ``mixed_float16`` policy the
+    without storing it, which ``reference_compatibility=True`` reproduces with `SpectralNorm`,
+    as converted checkpoints need). The layers are named ``conv1`` .. ``conv6`` as in the
+    authors' ``discriminator/sn_patch_gan`` scope. Under the ``mixed_float16`` policy the
     normalisation wrappers run in float32 (their power iteration overflows in float16); the
     convolutions themselves follow the policy.
 
@@ -46,6 +50,9 @@ def build_sn_patch_gan(
         negative_slope: slope of the leaky ReLU for negative inputs (0.2, TensorFlow's
             ``leaky_relu`` default that the authors used).
         power_iterations: power-method steps per training forward pass (1).
+        reference_compatibility: wrap the convolutions in `SpectralNorm` (W / sigma at every
+            forward pass, also at inference, as the authors' code) instead of
+            `keras.layers.SpectralNormalization`; the weights have the same names and shapes.
         name: model name.
 
     Returns:
@@ -68,7 +75,10 @@ def build_sn_patch_gan(
             padding="same",
             name=f"conv{index}_convolution",
         )
-        x = keras.layers.SpectralNormalization(
+        normalization = SpectralNorm if reference_compatibility else (
+            keras.layers.SpectralNormalization
+        )
+        x = normalization(
             convolution,
             power_iterations=power_iterations,
             dtype=normalization_dtype,

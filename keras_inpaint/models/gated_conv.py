@@ -91,8 +91,11 @@ class GatedConvInpainter(InpaintingModel):
     - With ``reference_compatibility=False`` (default) nearest resizes repeat / skip pixels
       and contextual attention divides pasted patches by the true overlap count
       (``paste_normalization="overlap"``); ``True`` reproduces TF1's
-      ``resize_nearest_neighbor(align_corners=True)`` everywhere and the fixed division by 4,
-      which the authors' checkpoints need (see `keras_inpaint.models.resize`).
+      ``resize_nearest_neighbor(align_corners=True)`` everywhere, the fixed division by 4
+      and the authors' spectral normalisation (`SpectralNorm`: W / sigma from the stored
+      kernel at every forward pass, also at inference), which the authors' checkpoints need
+      (see `keras_inpaint.models.resize` and `keras_inpaint.convert`). Both settings train;
+      the weights have the same names and shapes in both.
     - Height and width need not be multiples of 8 (= 4 x attention rate): `generate` pads
       the input by reflection to the next multiple and crops the result.
     - Gated kernels are initialised from N(0, 4 / fan_in) instead of TF1's Glorot-uniform,
@@ -126,8 +129,8 @@ class GatedConvInpainter(InpaintingModel):
         attention_rate: contextual attention's downsampling rate (2).
         attention_softmax_scale: contextual attention's softmax scale (10).
         attention_fuse_size: contextual attention's fuse kernel size (3).
-        reference_compatibility: reproduce the authors' TF1 resizing and attention paste
-            normalisation exactly (for converted checkpoints).
+        reference_compatibility: reproduce the authors' TF1 resizing, attention paste
+            normalisation and spectral normalisation exactly (for converted checkpoints).
         **kwargs: `keras.Model` arguments (``name``, ``dtype``).
 
     Example:
@@ -189,7 +192,9 @@ class GatedConvInpainter(InpaintingModel):
         with self.network_scope():
             self.generator = self._build_generator()
             self.discriminator = build_sn_patch_gan(
-                input_channels=3 + 1 + guidance_channels, channels=self.discriminator_channels
+                input_channels=3 + 1 + guidance_channels,
+                channels=self.discriminator_channels,
+                reference_compatibility=reference_compatibility,
             )
         self.finish_building()
 
