@@ -15,7 +15,8 @@ Each network is trained briefly on random free-form holes in crops of the bundle
 on the composited output, i.e. on the hole), compared on held-out holes, saved as a `.keras`
 file, reloaded with `keras_inpaint.zoo.load` (Keras' safe mode) and used with
 `keras_inpaint.inpaint`. This U-Net needs sides divisible by 2**depth, so it fills a crop.
-``--fast`` (or ``KERAS_INPAINT_FAST=1``) trains tiny networks for a few steps.
+The default run takes a few minutes on a CPU; ``--fast`` (or ``KERAS_INPAINT_FAST=1``) trains
+tiny networks for a few steps.
 """
 
 import argparse

@@ -58,13 +58,17 @@ def main():
         elif args.data is None:
             parser.error("--data is required (or --fast)")
         else:
-            model = zoo.load(args.model, weights=None if args.weights == "none" else "zoo")
+            try:
+                model = zoo.load(args.model, weights=None if args.weights == "none" else "zoo")
+            except ValueError as error:  # e.g. no trained weights yet: --weights none
+                parser.error(str(error))
             data, steps, batch_size = args.data, args.steps, args.batch_size
 
         dataset = make_dataset(data, image_size=model.image_size, batch_size=batch_size,
                                masks=model.default_masks, seed=0)
         model.compile(generator_optimizer=keras.optimizers.Adam(args.learning_rate))
-        history = model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=2)
+        # make_dataset shuffles the photos itself (seeded, resumable)
+        history = model.fit(dataset, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=2)
         del dataset  # let the input pipeline finish before the interpreter exits
     path = output / "fine_tuned.keras"
     model.save(path)

@@ -9,7 +9,7 @@ user's input are printed as one line and exit with status 2.
 import argparse
 import sys
 
-from keras_inpaint import cli_commands
+from keras_inpaint import cli_commands, convert
 
 
 def _add_train(subparsers):
@@ -66,6 +66,7 @@ def _run_train(args):
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         image_every=args.image_every,
+        command=" ".join(["keras-inpaint", *sys.argv[1:]]),
     )
 
 
@@ -106,7 +107,7 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_evaluate, cli_commands.add_inpaint_parser,
                 cli_commands.add_list_parser, cli_commands.add_export_parser,
-                cli_commands.add_publish_parser):
+                cli_commands.add_publish_parser, convert.add_convert_parser):
         add(subparsers)
     return parser
 

@@ -63,7 +63,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from keras_inpaint.masks import _LUMA_WEIGHTS as LUMA_WEIGHTS
+from keras_inpaint.masks import LUMA_WEIGHTS
 from keras_inpaint.postprocess import get_postprocessor
 
 DEFAULT_BATCH_SIZE = 8
@@ -131,6 +131,15 @@ def inpaint(
     Raises:
         ValueError: image / mask size mismatch, unreadable or missing file (named), NaN or
             out-of-range values, an empty batch, a missing mask for an image without alpha.
+        FileNotFoundError: an image or mask file does not exist.
+
+    Example:
+    >>> import numpy as np
+    >>> image = np.full((32, 48, 3), 0.5, np.float32)
+    >>> mask = np.zeros((32, 48), bool); mask[8:16, 10:30] = True
+    >>> result = inpaint(image, mask, model="telea")
+    >>> result.shape, result.dtype, bool(np.all(result[~mask] == image[~mask]))
+    ((32, 48, 3), dtype('float32'), True)
     """
     postprocessor = get_postprocessor(postprocess)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -166,6 +175,12 @@ def side_by_side(image, mask, result, mask_threshold=DEFAULT_MASK_THRESHOLD):
 
     `image` and `mask` are given as to `inpaint` (one image), `result` as an array (uint8 or
     float in [0, 1]) or PIL image of the same size.
+
+    Example:
+    >>> import numpy as np
+    >>> image = np.zeros((4, 5, 3), np.uint8); mask = np.eye(4, 5, dtype=bool)
+    >>> side_by_side(image, mask, image).shape
+    (4, 15, 3)
     """
     _check_threshold(mask_threshold)
     pictures, _ = _pictures(image, mask, mask_threshold)

@@ -35,7 +35,7 @@ REFERENCE_SIZE = 256
 MASK_FILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 """File extensions (case-insensitive) that `FolderMask` reads."""
 
-_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 """ITU-R BT.601 luma weights (the ones PIL's ``convert("L")`` uses)."""
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
@@ -642,7 +642,7 @@ def _luminance(image):
     if image.mode in ("1", "L"):
         return np.asarray(image.convert("L"), np.float32) / _EIGHT_BIT_MAX
     rgba = np.asarray(image.convert("RGBA"), np.float32) / _EIGHT_BIT_MAX
-    return (rgba[..., :3] @ _LUMA_WEIGHTS) * rgba[..., 3]
+    return (rgba[..., :3] @ LUMA_WEIGHTS) * rgba[..., 3]
 
 
 def _check_size(height, width):

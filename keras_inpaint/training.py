@@ -101,7 +101,7 @@ def _check_run_config(path, run_config, resume):
         changed = {
             key: (previous.get(key), value)
             for key, value in run_config.items()
-            if key not in ("steps",) and previous.get(key) != value
+            if key not in ("steps", "command") and previous.get(key) != value
         }
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
@@ -143,6 +143,7 @@ def train(
     log_every=50,
     image_every=500,
     verbose=1,
+    command=None,
 ):
     """Train a registered model (or ``"module:Class"``) on a folder or ``tfds:NAME``.
 
@@ -164,6 +165,7 @@ def train(
             masks).
         checkpoint_every, log_every, image_every: intervals in steps.
         verbose: 1 shows a progress bar.
+        command: the command line that started the run, recorded in ``run.json``.
 
     Returns:
         The trained model.
@@ -191,6 +193,7 @@ def train(
         "seed": seed,
         "mixed_precision": mixed_precision,
         "steps": steps,
+        "command": command,
     }
     strategy = make_strategy(strategy)
     chief = _is_chief(strategy)

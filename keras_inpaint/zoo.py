@@ -173,8 +173,8 @@ def valid_names():
 
 def get_entry(name):
     """The `ZooEntry` of a canonical name or alias; ValueError listing the valid names."""
-    canonical = ALIASES.get(name, name)
-    if not isinstance(name, str) or canonical not in ENTRIES:
+    canonical = ALIASES.get(name, name) if isinstance(name, str) else None
+    if canonical not in ENTRIES:
         raise ValueError(f"unknown zoo name {name!r}; valid names: {', '.join(valid_names())}")
     return ENTRIES[canonical]
 
@@ -305,6 +305,13 @@ def load(name_or_path, weights="zoo", format="keras", **overrides):  # noqa: A00
             weights and ``weights="zoo"``, a weights file whose sha256 differs from the
             metadata, a folder that is not a preset, a classical fill with
             ``format="saved_model"``.
+
+    Example:
+    >>> model = load("deepfill_v2")  # doctest: +SKIP
+    >>> untrained = load("pconv", weights=None, image_size=256)  # doctest: +SKIP
+    >>> mine = load("runs/gc/model.keras")  # doctest: +SKIP
+    >>> served = load("gated_conv", format="saved_model")  # doctest: +SKIP
+    >>> served.signatures["serving_default"]  # doctest: +SKIP
     """
     if weights not in WEIGHT_SOURCES:
         raise ValueError(f"weights must be 'zoo' or None, received {weights!r}")
@@ -505,6 +512,10 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
 
     Returns:
         The preset folder as a `Path`.
+
+    Example:
+    >>> publish("runs/gc", "zoo/gated_conv", scores={"psnr": 24.1})  # doctest: +SKIP
+    PosixPath('zoo/gated_conv')
     """
     import keras
 
@@ -586,7 +597,10 @@ def _trained_steps(model, run):
 
 
 def train_command(run):
-    """The ``keras-inpaint train`` command line equivalent to a ``run.json``."""
+    """The command that made a ``run.json``: as recorded, or an equivalent one rebuilt from
+    its settings (runs started from Python record no command line)."""
+    if run.get("command"):
+        return run["command"]
     height, width = run["image_size"]
     parts = [
         "keras-inpaint train", run["model"], "--data", run["data"], "--output", "RUN_DIR",

@@ -114,7 +114,9 @@ def test_masked_gradient_penalty_on_a_tiny_linear_critic():
     mask = np.zeros((2, 4, 4, 1), "float32")
     mask[0, 1:3, 1:3] = 1.0
     mask[1, :, 2:] = 1.0
-    critic = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    critic = keras.Sequential(
+        [keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     critic.layers[-1].set_weights([weights.reshape(-1, 1), np.zeros(1, "float32")])
     real, fake = rng.random((2, 2, 4, 4, 3)).astype("float32")
     penalty = masked_gradient_penalty(critic, real, fake, mask, seed=0, weight=10.0)
@@ -143,7 +145,7 @@ def test_reference_compatibility_switches_every_resize_and_the_heads():
                 for layer in generator_layers
                 if isinstance(layer, ContextualAttention)
             },
-            {len(critic.layers[-1].weights) for critic in (model.local_critic, model.global_critic)},
+            {len(c.layers[-1].weights) for c in (model.local_critic, model.global_critic)},
         )
 
     default = ContextualAttentionInpainter(image_size=32, width=2, padding="same")

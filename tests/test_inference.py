@@ -344,7 +344,7 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path):
     Image.fromarray(box_mask(20, 32).astype(np.uint8) * 255).save(tmp_path / "mask.png")
     result = subprocess.run(
         [sys.executable, "-m", "keras_inpaint.cli", "inpaint", str(tmp_path / "image.png"),
-         str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png")],
+         str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"), "--model", "telea"],
         env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -357,7 +357,7 @@ def test_classical_command_line_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys; from keras_inpaint.cli import main; "
         f"assert main(['inpaint', {str(CHELSEA)!r}, {str(CHELSEA_MASK)!r}, '-o', "
-        f"{str(tmp_path / 'r.png')!r}]) == 0; "
+        f"{str(tmp_path / 'r.png')!r}, '--model', 'telea']) == 0; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], env=subprocess_env(),

@@ -83,8 +83,8 @@ class ContextualAttentionInpainter(InpaintingModel):
     ``refined * m + image * (1 - m)`` in [-1, 1]. The dense heads have no bias (it cancels in
     every WGAN loss and never trains) unless `reference_compatibility` is set.
 
-    **Losses** (sec. 3.1 and 4; weights from the authors' released v1 config ``inpaint.yml``,
-    which the paper does not list). With y the real image, x1 / x2 the coarse / refined
+    **Losses** (sec. 3.1 and 4; the weights are those of the authors' released v1 config
+    ``inpaint.yml``, whose names are given with each argument below). With y the real image, x1 / x2 the coarse / refined
     outputs, w = `spatial_discount_weights` (gamma ** l on hole pixels, l the distance to the
     nearest known pixel, 0 on known pixels) and D_g, D_l the critics:
 
@@ -120,9 +120,12 @@ class ContextualAttentionInpainter(InpaintingModel):
 
     ``reference_compatibility=True`` reproduces their graph for converted checkpoints: every
     nearest resize is TF1 ``resize_nearest_neighbor(align_corners=True)`` (x2 decoder
-    upsampling, the mask resize and the downsampling inside contextual attention) and the
-    attention pastes are divided by 4. Their released ``inpaint.yml`` trained with
-    ``PADDING: 'SAME'``; use ``padding="same"`` for such checkpoints.
+    upsampling, the mask resize and the downsampling inside contextual attention), the
+    attention pastes are divided by 4 and the critics' heads have a bias. Their released
+    ``inpaint.yml`` trained with ``PADDING: 'SAME'``; use ``padding="same"`` for such
+    checkpoints. With both settings, this model loaded with the v1-format checkpoint of
+    ``reference/deepfill_official`` (their graph run with random weights) gives their coarse
+    and refined outputs to within 3e-6 and their critic scores.
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1], 1 = hole}``; any
     H and W (the generator pads by reflection to a multiple of 8 and crops back; with

@@ -108,7 +108,8 @@ class GatedConvInpainter(InpaintingModel):
     ``<stage>NN_upsample/<stage>NN_upsample_conv`` is our ``<stage>NN_upsample_conv``, after the
     `NearestResize` layer ``<stage>NN_upsample``; their ``discriminator/sn_patch_gan/convK/
     kernel`` and ``kernel_sn/u`` are our discriminator layer ``convK``'s
-    ``convK_convolution/kernel`` and ``vector_u``.
+    ``convK_convolution/kernel`` and ``vector_u`` (`keras_inpaint.convert` converts them; it
+    stores the u preceding theirs, see `keras_inpaint.convert.deepfill_v2.preceding_vector_u`).
 
     Shapes: `generate` / `call` take image [B, H, W, 3] in [0, 1], mask [B, H, W, 1] (1 =
     hole) and, when `guidance_channels` > 0, ``inputs["guidance"]`` [B, H, W, G] in [0, 1]

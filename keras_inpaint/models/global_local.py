@@ -74,7 +74,9 @@ class GlobalLocalInpainter(InpaintingModel):
     2w; conv 4w stride 2; conv 4w x 2; dilated conv 4w with dilation 2, 4, 8, 16; conv 4w x 2;
     deconv 4x4 2w stride 1/2; conv 2w; deconv w stride 1/2; conv w/2; output conv 3x3 to 3
     channels with a sigmoid. Every layer but the output has batch normalisation and ReLU;
-    convolutions are zero-padded ("same").
+    convolutions are zero-padded ("same") and have no bias where batch normalisation follows
+    (it would be subtracted again; a converted model with such biases folds them into the
+    moving means).
 
     **Context discriminators** D (table 2): a global one on the whole image (six 5x5
     stride-2 convolutions with w, 2w, 4w, 8w, 8w, 8w channels, each with BN + ReLU, then a
@@ -193,13 +195,22 @@ class GlobalLocalInpainter(InpaintingModel):
         ):
             if kind == "deconv":
                 layer = keras.layers.Conv2DTranspose(
-                    self._channels(channels), kernel, strides=stride, padding="same",
+                    self._channels(channels),
+                    kernel,
+                    strides=stride,
+                    padding="same",
+                    use_bias=False,
                     name=f"deconv{index}",
                 )
             else:
                 layer = keras.layers.Conv2D(
-                    self._channels(channels), kernel, strides=stride, dilation_rate=dilation,
-                    padding="same", name=f"conv{index}",
+                    self._channels(channels),
+                    kernel,
+                    strides=stride,
+                    dilation_rate=dilation,
+                    padding="same",
+                    use_bias=False,
+                    name=f"conv{index}",
                 )
             x = _batch_norm_relu(layer(x), layer.name)
         x = keras.layers.Conv2D(3, 3, padding="same", name="output")(x)
@@ -221,7 +232,11 @@ class GlobalLocalInpainter(InpaintingModel):
     def _context_features(self, x, channels, kind):
         for index, channels_at_reference in enumerate(channels, start=1):
             layer = keras.layers.Conv2D(
-                self._channels(channels_at_reference), 5, strides=2, padding="same",
+                self._channels(channels_at_reference),
+                5,
+                strides=2,
+                padding="same",
+                use_bias=False,
                 name=f"{kind}_conv{index}",
             )
             x = _batch_norm_relu(layer(x), layer.name)
