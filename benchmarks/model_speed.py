@@ -99,93 +99,40 @@ def training_call(model, batch, jit_compile):
     return lambda: function(batch)
 
 
-def timed(functions, args):
-    """Median seconds per key, or the exception for the whole group when one call raises."""
-    try:
-        return medians(interleaved_timings(functions, args.repeats, args.warmup))
-    except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
-        return error
+def measure(functions, args):
+    """``{key: median seconds, or the exception its first call raised}``.
+
+    Each function is first warmed up alone (at least one call: tracing, XLA compilation), so
+    one that fails (e.g. an op without an XLA kernel) drops out alone; the others are then
+    timed interleaved.
+    """
+    results, working = {}, {}
+    for key, function in functions.items():
+        try:
+            for _ in range(max(1, args.warmup)):
+                finish_outputs(function())
+        except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
+            results[key] = error
+        else:
+            working[key] = function
+    if working:
+        results.update(medians(interleaved_timings(working, args.repeats, warmup=0)))
+    return results
 
 
-def time_inference(model_class, width_arguments, sizes, args):
-    """``{(size, jit): seconds}`` (or the error) for an ordinary model."""
-    model = model_class(**width_arguments)
-    if not is_fully_convolutional(model):
-        sizes = sizes[:1]
-    batches = {size: inference_batch(size) for size in sizes}
-    functions = {
-        (size, jit): inference_call(model, batches[size], jit)
-        for size in sizes
-        for jit in jit_modes(args)
-    }
-    return model, timed(functions, args)
+def cell(result, formatter):
+    return describe_error(result) if isinstance(result, Exception) else formatter(result)
 
 
-def time_latent_search(model_class, width_arguments, size, args):
-    """``{(steps, jit): seconds}`` at ``--search-steps`` and twice as many, or the error."""
-    step_counts = (args.search_steps, 2 * args.search_steps)
-    batch = inference_batch(size)
-    functions = {}
-    for steps in step_counts:
-        model = model_class(search_steps=steps, seed=0, **width_arguments)
-        for jit in jit_modes(args):
-            functions[(steps, jit)] = inference_call(model, batch, jit)
-    return model, timed(functions, args)
-
-
-def inference_rows(name, model_class, args):
-    width_arguments = {} if args.width is None else {"width": args.width}
-    size = args.sizes[0]
-    if name == LATENT_SEARCH:
-        model, timing = time_latent_search(model_class, width_arguments, size, args)
-    else:
-        model, timing = time_inference(model_class, width_arguments, args.sizes, args)
-    if isinstance(timing, Exception):
-        return [(name, model.width, "-", "-", describe_error(timing))]
-    rows = []
-    if name == LATENT_SEARCH:
-        steps, default_steps = args.search_steps, default_argument(model_class, "search_steps")
-        for jit in jit_modes(args):
-            short, double = timing[(steps, jit)], timing[(2 * steps, jit)]
-            per_step = (double - short) / steps
-            extrapolated = short + (default_steps - steps) * per_step
-            rows.append(
-                (
-                    name,
-                    model.width,
-                    f"{size}x{size}",
-                    jit_label(jit),
-                    f"{milliseconds(short)} ms at {steps} steps, {milliseconds(double)} ms at "
-                    f"{2 * steps}: {milliseconds(per_step)} ms/step; "
-                    f"{extrapolated:.1f} s at {default_steps} steps (extrapolated)",
-                )
-            )
-        return rows
-    for (size, jit), seconds in timing.items():
-        rows.append((name, model.width, f"{size}x{size}", jit_label(jit), milliseconds(seconds)))
-    return rows
-
-
-def training_rows(name, model_class, args):
-    width_arguments = {} if args.width is None else {"width": args.width}
-    try:
-        model = model_class(image_size=args.train_size, **width_arguments)
-        model.compile()
-    except Exception as error:  # noqa: BLE001 -- e.g. a size the architecture cannot take
-        return [(name, args.width or "-", "-", describe_error(error))]
-    batch = {
-        "image": random_images((args.batch, args.train_size, args.train_size, 3)),
-        "mask": rectangle_hole_masks(
-            args.batch, args.train_size, args.train_size, TRAIN_HOLE_FRACTION, seed=0
-        ),
-    }
-    timing = timed({jit: training_call(model, batch, jit) for jit in jit_modes(args)}, args)
-    if isinstance(timing, Exception):
-        return [(name, model.width, "-", describe_error(timing))]
-    return [
-        (name, model.width, jit_label(jit), f"{args.batch / seconds:.2f}")
-        for jit, seconds in timing.items()
-    ]
+def mode_columns(result_of_mode, formatter):
+    """One cell per selected mode, then the xla / graph ratio when both were measured."""
+    modes = jit_modes(args_of_run())
+    cells = [cell(result_of_mode(jit), formatter) for jit in modes]
+    if len(modes) == 2:
+        graph, xla = (result_of_mode(jit) for jit in modes)
+        numeric = not isinstance(graph, Exception) and not isinstance(xla, Exception)
+        cells.append(f"{xla / graph:.2f}" if numeric else "-")
+    return cells
 
 
 def main():

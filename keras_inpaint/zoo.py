@@ -564,13 +564,13 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
             "command": train_command(run),
             "scores": scores,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(),
+            "versions": library_versions(),
             "run": run,
         }
-        _write_json(staging / CONFIG_FILE, config)
-        _write_json(staging / METADATA_FILE, metadata)
+        write_json(staging / CONFIG_FILE, config)
+        write_json(staging / METADATA_FILE, metadata)
         (staging / MODEL_CARD_FILE).write_text(model_card(metadata, entry), encoding="utf-8")
-        _move_into_place(staging, dest_dir)
+        move_into_place(staging, dest_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest_dir
@@ -621,7 +621,7 @@ def _literal(value):
     return str(value)
 
 
-def _versions():
+def library_versions():
     import keras
     import tensorflow as tf
 
@@ -630,11 +630,11 @@ def _versions():
     return {"keras_inpaint": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
 
 
-def _write_json(path, value):
+def write_json(path, value):
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _move_into_place(staging, dest_dir):
+def move_into_place(staging, dest_dir):
     """Rename the finished `staging` folder to `dest_dir`, replacing an existing one."""
     if not dest_dir.exists():
         os.rename(staging, dest_dir)

@@ -311,14 +311,14 @@ def write_preset(model, output_dir, name, model_name, source, training_data, com
             "command": command,
             "scores": None,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "versions": zoo._versions(),
+            "versions": zoo.library_versions(),
             "source": source,
         }
-        zoo._write_json(staging / zoo.CONFIG_FILE, config)
-        zoo._write_json(staging / zoo.METADATA_FILE, metadata)
+        zoo.write_json(staging / zoo.CONFIG_FILE, config)
+        zoo.write_json(staging / zoo.METADATA_FILE, metadata)
         card = converted_model_card(metadata, entry)
         (staging / zoo.MODEL_CARD_FILE).write_text(card, encoding="utf-8")
-        zoo._move_into_place(staging, output_dir)
+        zoo.move_into_place(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output_dir
