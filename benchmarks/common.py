@@ -16,6 +16,7 @@ output), 96 MiB under XLA.
 import argparse
 import os
 import platform
+import re
 import statistics
 import time
 
@@ -198,9 +199,12 @@ def milliseconds(seconds):
     return f"{1000.0 * seconds:.1f}"
 
 
-def describe_error(error, max_length=100):
-    """Short cell text for a measurement that raised: the type and the message's last line
-    (where TensorFlow puts the actual error after its "in user code:" traceback)."""
+def describe_error(error, max_length=160):
+    """Short cell text for a measurement that raised: the type and the message's first line
+    (its last line after TensorFlow's "in user code:" traceback), without graph attributes."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    message = lines[-1][:max_length].replace("|", "/") if lines else ""
+    if lines and lines[0].startswith("in user code"):
+        lines = lines[-1:]
+    message = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", lines[0]) if lines else ""
+    message = message[:max_length].replace("|", "/")
     return f"failed: {type(error).__name__}" + (f" ({message})" if message else "")

@@ -18,19 +18,24 @@ all of them) and untrained weights (the cost does not depend on them):
   is built with that ``image_size``) with per-sample rectangular holes.
 
 Every figure is the median of ``--repeats`` rounds, the graph and XLA variants of one model
-interleaved (see `benchmarks/common.py`); the first (warm-up) call, with tracing and XLA
-compilation, is not counted. A measurement that raises is reported as failed with its error.
+interleaved (see `benchmarks/common.py`), with the XLA speed-up (graph time / XLA time); the
+first (warm-up) call of each, with tracing and XLA compilation, is not counted. A measurement
+that raises (e.g. an op without an XLA kernel) is reported as failed with its error, and the
+others go on. Progress goes to stderr.
 
     python -m benchmarks.model_speed [--quick] [--models gated_conv ...] [--width 24]
         [--sizes 256 512] [--train-size 128] [--batch 4] [--search-steps 10] [--repeats 3]
 """
 
 import inspect
+import sys
+import time
 
 from benchmarks.common import (
     benchmark_parser,
     compiled,
     describe_error,
+    finish_outputs,
     interleaved_timings,
     jit_label,
     jit_modes,
@@ -99,40 +104,130 @@ def training_call(model, batch, jit_compile):
     return lambda: function(batch)
 
 
-def measure(functions, args):
-    """``{key: median seconds, or the exception its first call raised}``.
+def measure(functions, warmup, repeats):
+    """``{key: median seconds, or the exception the function raised}``.
 
     Each function is first warmed up alone (at least one call: tracing, XLA compilation), so
-    one that fails (e.g. an op without an XLA kernel) drops out alone; the others are then
-    timed interleaved.
+    one that fails drops out alone; the others are then timed interleaved.
     """
     results, working = {}, {}
     for key, function in functions.items():
         try:
-            for _ in range(max(1, args.warmup)):
+            for _ in range(max(1, warmup)):
                 finish_outputs(function())
         except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
             results[key] = error
         else:
             working[key] = function
     if working:
-        results.update(medians(interleaved_timings(working, args.repeats, warmup=0)))
+        results.update(medians(interleaved_timings(working, repeats, warmup=0)))
     return results
 
 
-def cell(result, formatter):
-    return describe_error(result) if isinstance(result, Exception) else formatter(result)
-
-
-def mode_columns(result_of_mode, formatter):
-    """One cell per selected mode, then the xla / graph ratio when both were measured."""
-    modes = jit_modes(args_of_run())
-    cells = [cell(result_of_mode(jit), formatter) for jit in modes]
+def timing_row(label, width, size, results, modes, formatter):
+    """`label`, width, size, one cell per mode (`results[jit]`: seconds or an exception) and
+    the XLA speed-up (graph seconds / XLA seconds) when both modes were measured."""
+    cells = [
+        describe_error(result) if isinstance(result, Exception) else formatter(result)
+        for result in (results[jit] for jit in modes)
+    ]
     if len(modes) == 2:
-        graph, xla = (result_of_mode(jit) for jit in modes)
-        numeric = not isinstance(graph, Exception) and not isinstance(xla, Exception)
-        cells.append(f"{xla / graph:.2f}" if numeric else "-")
-    return cells
+        graph, xla = (results[jit] for jit in modes)
+        measured = not isinstance(graph, Exception) and not isinstance(xla, Exception)
+        cells.append(f"{graph / xla:.2f}" if measured else "-")
+    return (label, width, size, *cells)
+
+
+def extrapolate(short, double, steps, target_steps):
+    """Time at `target_steps` from times at `steps` and ``2 * steps`` (linear in steps)."""
+    for value in (short, double):
+        if isinstance(value, Exception):
+            return value
+    return short + (target_steps - steps) * (double - short) / steps
+
+
+def inference_rows(name, model_class, args):
+    width = {} if args.width is None else {"width": args.width}
+    modes = jit_modes(args)
+    if name == LATENT_SEARCH:
+        steps = args.search_steps
+        size = args.sizes[0]
+        batch = inference_batch(size)
+        functions = {}
+        for count in (steps, 2 * steps):
+            model = model_class(search_steps=count, seed=0, **width)
+            functions.update({(count, jit): inference_call(model, batch, jit) for jit in modes})
+        results = measure(functions, args.warmup, args.repeats)
+        default_steps = default_argument(model_class, "search_steps")
+        extrapolated = {
+            jit: extrapolate(results[(steps, jit)], results[(2 * steps, jit)], steps, default_steps)
+            for jit in modes
+        }
+        size_text = f"{size}x{size}"
+        return [
+            *(
+                timing_row(
+                    f"{name} ({count} search steps)",
+                    model.width,
+                    size_text,
+                    {jit: results[(count, jit)] for jit in modes},
+                    modes,
+                    milliseconds,
+                )
+                for count in (steps, 2 * steps)
+            ),
+            timing_row(
+                f"{name} ({default_steps} search steps, **extrapolated**)",
+                model.width,
+                size_text,
+                extrapolated,
+                modes,
+                milliseconds,
+            ),
+        ]
+    model = model_class(**width)
+    sizes = args.sizes if is_fully_convolutional(model) else args.sizes[:1]
+    functions = {
+        (size, jit): inference_call(model, inference_batch(size), jit)
+        for size in sizes
+        for jit in modes
+    }
+    results = measure(functions, args.warmup, args.repeats)
+    return [
+        timing_row(
+            name,
+            model.width,
+            f"{size}x{size}",
+            {jit: results[(size, jit)] for jit in modes},
+            modes,
+            milliseconds,
+        )
+        for size in sizes
+    ]
+
+
+def training_row(name, model_class, args):
+    width = {} if args.width is None else {"width": args.width}
+    modes = jit_modes(args)
+    size_text = f"{args.train_size}x{args.train_size}, batch {args.batch}"
+    try:
+        model = model_class(image_size=args.train_size, **width)
+        model.compile()
+    except Exception as error:  # noqa: BLE001 -- e.g. a size the architecture cannot take
+        failed = dict.fromkeys(modes, error)
+        return timing_row(name, args.width, size_text, failed, modes, milliseconds)
+    batch = {
+        "image": random_images((args.batch, args.train_size, args.train_size, 3)),
+        "mask": rectangle_hole_masks(
+            args.batch, args.train_size, args.train_size, TRAIN_HOLE_FRACTION, seed=0
+        ),
+    }
+    results = measure(
+        {jit: training_call(model, batch, jit) for jit in modes}, args.warmup, args.repeats
+    )
+    return timing_row(
+        name, model.width, size_text, results, modes, lambda seconds: f"{args.batch / seconds:.2f}"
+    )
 
 
 def main():
@@ -144,36 +239,43 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--search-steps", type=int, default=10)
     args = parse_arguments(parser, QUICK_SETTINGS)
+    modes = jit_modes(args)
 
+    start = time.perf_counter()
     inference, training, skipped = [], [], []
     for name in args.models:
         model_class = load_model_class(name)
         if model_class is None:
             skipped.append(f"{name} ({registered_module(name)} does not exist yet)")
             continue
+        print(f"[{time.perf_counter() - start:6.0f} s] {name}: inference", file=sys.stderr)
         inference += inference_rows(name, model_class, args)
-        training += training_rows(name, model_class, args)
+        print(f"[{time.perf_counter() - start:6.0f} s] {name}: training", file=sys.stderr)
+        training.append(training_row(name, model_class, args))
+    print(f"[{time.perf_counter() - start:6.0f} s] done", file=sys.stderr)
 
     notes = [
-        f"Untrained weights; median of {args.repeats} interleaved rounds after {args.warmup} "
-        f"warm-up call(s) (tracing / XLA compilation excluded)."
+        f"Untrained weights; median of {args.repeats} interleaved rounds after "
+        f"{max(1, args.warmup)} warm-up call(s) (tracing / XLA compilation excluded)."
     ]
     if skipped:
         notes.append("Skipped: " + "; ".join(skipped) + ".")
+    speed_up = ["xla speed-up"] if len(modes) == 2 else []
     print_report(
         "Inference latency (one image)",
-        notes + [f"Centred rectangular hole of {100 * HOLE_FRACTION:.0f} % of the image."],
-        ("model", "width", "size", "mode", "latency ms"),
+        notes
+        + [
+            f"Centred rectangular hole of {100 * HOLE_FRACTION:.0f} % of the image. The "
+            "latent search's time at its default step count is extrapolated linearly from "
+            "the two measured step counts."
+        ],
+        ("model", "width", "image", *(f"{jit_label(jit)} ms" for jit in modes), *speed_up),
         inference,
     )
     print_report(
         "Training throughput (model.train_step)",
-        notes
-        + [
-            f"Batch {args.batch} of {args.train_size}x{args.train_size} images, per-sample "
-            f"rectangular holes of {100 * TRAIN_HOLE_FRACTION:.0f} %."
-        ],
-        ("model", "width", "mode", "images/s"),
+        notes + [f"Per-sample rectangular holes of {100 * TRAIN_HOLE_FRACTION:.0f} %."],
+        ("model", "width", "training batch", *(f"{jit_label(jit)} images/s" for jit in modes), *speed_up),
         training,
     )
 

@@ -91,6 +91,7 @@ def _is_chief(strategy):
 
 def _check_run_config(path, run_config, resume):
     """Write run.json for a new run; on resume, insist the settings are the same."""
+    run_config = json.loads(json.dumps(run_config))  # compare as stored: tuples become lists
     if path.exists():
         previous = json.loads(path.read_text())
         if not resume:
