@@ -5,12 +5,12 @@ reference in the same run as the thing it measures, *interleaved*: each round ca
 candidate once, in a rotated order, and the reported figure is the median over rounds. Ratios
 of medians measured this way are far more stable than absolute times.
 
-Peak memory is TensorFlow's own allocator statistics for the CPU device
-(`tf.config.experimental.get_memory_info("CPU:0")["peak"]` after
-`reset_memory_stats`): the tensors TensorFlow (and XLA, which allocates through it) holds
-during the call, not Python objects and not the process RSS. Checked on TensorFlow 2.21 CPU: an
-8x128x128x64 float32 input (32 MiB) convolved to 64 channels reports a 64 MiB peak (input and
-output), 96 MiB under XLA.
+Peak memory is TensorFlow's own allocator statistic for the CPU device
+(`tf.config.experimental.get_memory_info("CPU:0")["peak"]` after `reset_memory_stats`): the
+tensors TensorFlow holds during the call, live inputs included; not Python objects and not the
+process's resident set size. Checked on TensorFlow 2.21 CPU: an 8x128x128x64 float32 input
+(32 MiB) convolved to 64 channels reports a 64 MiB peak (input and output); the same
+convolution compiled with XLA reports 96 MiB, so XLA's buffers are counted as well.
 """
 
 import argparse
@@ -201,10 +201,14 @@ def milliseconds(seconds):
 
 def describe_error(error, max_length=160):
     """Short cell text for a measurement that raised: the type and the message's first line
-    (its last line after TensorFlow's "in user code:" traceback), without graph attributes."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    (its last line after TensorFlow's "in user code:" traceback); for XLA's "unsupported
+    operations" error, just the op that has no XLA kernel."""
+    text = str(error)
+    missing_kernel = re.search(r"unsupported operations .*? on XLA_\w+: (\w+)", text)
+    if missing_kernel:
+        return f"failed: no XLA kernel for {missing_kernel.group(1)}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("in user code"):
         lines = lines[-1:]
-    message = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", lines[0]) if lines else ""
-    message = message[:max_length].replace("|", "/")
+    message = lines[0][:max_length].replace("|", "/") if lines else ""
     return f"failed: {type(error).__name__}" + (f" ({message})" if message else "")

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from benchmarks.common import (
     benchmark_parser,
-        compiled,
+    compiled,
     interleaved_timings,
     jit_label,
     jit_modes,

@@ -275,7 +275,13 @@ def main():
     print_report(
         "Training throughput (model.train_step)",
         notes + [f"Per-sample rectangular holes of {100 * TRAIN_HOLE_FRACTION:.0f} %."],
-        ("model", "width", "training batch", *(f"{jit_label(jit)} images/s" for jit in modes), *speed_up),
+        (
+            "model",
+            "width",
+            "training batch",
+            *(f"{jit_label(jit)} images/s" for jit in modes),
+            *speed_up,
+        ),
         training,
     )
 

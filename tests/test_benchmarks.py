@@ -142,3 +142,14 @@ def test_attention_multiply_adds_with_stride_and_batch():
     pairs = (6 * 6) * (3 * 3)
     expected = 2 * (pairs * 3 * 3 * 5 + pairs * 2 * 2 * 5)
     assert attention_multiply_adds(layer, (2, 6, 6, 5)) == expected
+
+
+def test_describe_error():
+    missing_kernel = RuntimeError(
+        "Detected unsupported operations when trying to compile graph f[_XlaMustCompile=true] "
+        "on XLA_CPU_JIT: ScaleAndTranslate (No registered 'ScaleAndTranslate' OpKernel)"
+    )
+    assert common.describe_error(missing_kernel) == "failed: no XLA kernel for ScaleAndTranslate"
+    traced = ValueError("in user code:\n\n  File x.py\n  ValueError: size | 3 is odd\n")
+    assert common.describe_error(traced) == "failed: ValueError (ValueError: size / 3 is odd)"
+    assert common.describe_error(KeyError()) == "failed: KeyError"
