@@ -1,17 +1,21 @@
-"""The ``keras-inpaint`` sub-commands for using models: inpaint, list, export, publish.
+"""The ``keras-inpaint`` sub-commands: train, evaluate, inpaint, list, export, publish, convert.
 
+    keras-inpaint train MODEL --data PATH|tfds:NAME --output DIR [options]
+    keras-inpaint evaluate MODEL... --images DIR --masks DIR [--out REPORT.md]
     keras-inpaint inpaint IMAGE [MASK] -o OUT [--model NAME] [--postprocess poisson]
                           [--compare SIDE_BY_SIDE.png] [--mask-threshold T]
     keras-inpaint inpaint IMAGE_DIR [MASK_DIR] -o OUT_DIR [...]     (masks matched by file stem)
     keras-inpaint list
     keras-inpaint export NAME DIR [--version N] [--weights zoo|none]
     keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16] [--overwrite]
+    keras-inpaint convert deepfill_v1|deepfill_v2 CHECKPOINT OUT_DIR [--name NAME]
 
-`keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``;
-each handler is a thin layer over `keras_inpaint.inference`, `keras_inpaint.zoo` and
-`keras_inpaint.export`. Errors in the user's input are ValueError / FileNotFoundError, which
-the CLI prints as one line with exit status 2. Heavy modules are imported by the handlers, so
-building the parser stays fast.
+`keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``
+(`SUBCOMMANDS`); each handler is a thin layer over a Python function named in its help
+(`keras_inpaint.training`, `keras_inpaint.evaluation`, `keras_inpaint.inference`,
+`keras_inpaint.zoo`, `keras_inpaint.export`, `keras_inpaint.convert`). Errors in the user's
+input are ValueError / FileNotFoundError, which the CLI prints as one line with exit status 2.
+Heavy modules are imported by the handlers, so building the parser stays fast (no TensorFlow).
 """
 
 import os
@@ -20,6 +24,102 @@ from pathlib import Path
 
 OUTPUT_SUFFIX = ".png"
 """Folder mode writes lossless PNG files named after the input's stem."""
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+
+def add_train_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model (keras_inpaint.training.train)",
+        description="Train a model on an image folder or a TFDS dataset.",
+    )
+    parser.add_argument("model", help="model name (see `keras-inpaint list`) or module:Class")
+    parser.add_argument("--data", required=True, help="image folder or tfds:NAME")
+    parser.add_argument("--output", required=True, help="run directory")
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=1000, help="total steps of the run")
+    parser.add_argument("--masks", default=None, help="mask generator spec (model default)")
+    parser.add_argument("--mixed-precision", choices=["float16", "bfloat16"], default=None)
+    parser.add_argument(
+        "--strategy", choices=["default", "mirrored", "multi-worker"], default="default"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--image-every", type=int, default=500)
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model constructor argument, e.g. --set width=16 (repeatable)",
+    )
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args):
+    from keras_inpaint import training
+
+    training.train(
+        args.model,
+        args.data,
+        args.output,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        masks=args.masks,
+        mixed_precision=args.mixed_precision,
+        strategy=args.strategy,
+        resume=args.resume,
+        jit_compile=args.jit_compile,
+        overrides=training.parse_overrides(args.overrides),
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        image_every=args.image_every,
+        command=" ".join(["keras-inpaint", *sys.argv[1:]]),
+    )
+
+
+# ---- evaluate --------------------------------------------------------------------------------
+
+
+def add_evaluate_parser(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score methods per hole-ratio bin (keras_inpaint.evaluation.evaluate)",
+        description="Score zoo models and classical fills side by side on photos and masks.",
+    )
+    parser.add_argument("models", nargs="+", help="zoo names, preset folders or .keras files")
+    parser.add_argument("--images", required=True, help="folder of photos")
+    parser.add_argument("--masks", required=True, help="folder of masks (white = hole)")
+    parser.add_argument("--size", type=int, default=256, help="evaluation resolution")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N masks")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--out", default=None, help="write the Markdown report here")
+    parser.add_argument("--contact-sheet", default=None, help="write a PNG contact sheet here")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args):
+    from keras_inpaint import evaluation, zoo
+
+    methods = {name: zoo.load(name) for name in args.models}
+    scores = evaluation.evaluate(
+        methods, args.images, args.masks, size=args.size, limit=args.limit,
+        batch_size=args.batch_size, contact_sheet=args.contact_sheet,
+    )
+    report = evaluation.comparison_markdown(scores)
+    print(report)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(report + "\n")
 
 
 # ---- inpaint ---------------------------------------------------------------------------------
@@ -276,3 +376,50 @@ def parse_scores(assignments):
             raise ValueError(f"--score expects NAME=NUMBER, received {assignment!r}")
         scores[name.strip()] = value
     return scores or None
+
+
+# ---- convert ---------------------------------------------------------------------------------
+
+
+def add_convert_parser(subparsers):
+    from keras_inpaint.convert import VERSIONS
+
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert the authors' DeepFill checkpoints (keras_inpaint.convert.convert_deepfill)",
+        description="Convert a DeepFill v1 or v2 checkpoint released by Yu et al. (TF1 format, "
+        "CC BY-NC 4.0) into a preset folder that `zoo.load` and `keras-inpaint inpaint "
+        "--model OUT_DIR` read.",
+    )
+    parser.add_argument("version", choices=sorted(VERSIONS), help="which release")
+    parser.add_argument(
+        "checkpoint",
+        help="checkpoint prefix (e.g. model_logs/release_places2_256/snap-0) or its folder",
+    )
+    parser.add_argument("output_dir", help="preset folder to write")
+    parser.add_argument("--name", default=None, help="preset name (default: folder name)")
+    parser.add_argument(
+        "--training-data", default=None, help="what the authors trained it on, e.g. Places2"
+    )
+    parser.add_argument(
+        "--allow-missing-discriminator",
+        action="store_true",
+        help="accept a checkpoint without discriminator variables (randomly initialised then)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.set_defaults(handler=run_convert)
+
+
+def run_convert(args):
+    from keras_inpaint.convert import convert_deepfill
+
+    path = convert_deepfill(
+        args.version,
+        args.checkpoint,
+        args.output_dir,
+        name=args.name,
+        training_data=args.training_data,
+        allow_missing_discriminator=args.allow_missing_discriminator,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {path}")

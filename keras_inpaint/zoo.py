@@ -536,6 +536,54 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     scores = _check_scores(scores)
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    entry = ENTRIES.get(ALIASES.get(name, name))
+    metadata = {
+        "name": name,
+        "paper": None if entry is None else entry.paper,
+        "weights_dtype": "float16" if float16 else "float32",
+        "image_size": [int(side) for side in run["image_size"]],
+        "data": run["data"],
+        "steps": _trained_steps(model, run),
+        "command": train_command(run),
+        "scores": scores,
+        "run": run,
+    }
+    copy_weights = _write_float16_weights if float16 else shutil.copyfile
+    return write_preset(
+        dest_dir,
+        model,
+        functools.partial(copy_weights, run_dir / "model.weights.h5"),
+        metadata,
+        lambda complete: model_card(complete, entry),
+    )
+
+
+def write_preset(dest_dir, model, write_weights, metadata, make_card):
+    """Write a preset folder (the layout `load` reads) atomically.
+
+    ``config.json`` (the serialised `model` without build or compile state), the weights
+    (``model.weights.h5``, written by `write_weights`), ``metadata.json`` and ``README.md``
+    (`make_card`) are written into a temporary sibling of `dest_dir`, which then replaces
+    `dest_dir`, so the folder is either complete or absent. Used by `publish` and by the
+    checkpoint converters (`keras_inpaint.convert`).
+
+    Args:
+        dest_dir: the preset folder (its parent is created if needed).
+        model: the model whose configuration the preset stores.
+        write_weights: ``write_weights(path)`` writes the weights file at `path`.
+        metadata: the preset's own metadata (``name``, ``paper``, ``weights_dtype``,
+            ``image_size``, ``data``, ``steps``, ``command``, ``scores`` and where the weights
+            came from); ``class_name``, ``parameters``, ``sha256``, ``weights_file``,
+            ``created`` and ``versions`` are added here.
+        make_card: ``make_card(metadata)`` returns the model card's text from the completed
+            metadata.
+
+    Returns:
+        `dest_dir` as a `Path`.
+    """
+    import keras
+
+    dest_dir = Path(dest_dir)
     config = {
         key: value
         for key, value in keras.saving.serialize_keras_object(model).items()
@@ -545,31 +593,19 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}-", dir=dest_dir.parent))
     try:
         weights = staging / WEIGHTS_FILE
-        if float16:
-            _write_float16_weights(run_dir / "model.weights.h5", weights)
-        else:
-            shutil.copyfile(run_dir / "model.weights.h5", weights)
-        entry = ENTRIES.get(ALIASES.get(name, name))
+        write_weights(weights)
         metadata = {
-            "name": name,
+            **metadata,
             "class_name": config["class_name"],
-            "paper": None if entry is None else entry.paper,
+            "parameters": int(model.count_params()),
             "sha256": sha256_of(weights),
             "weights_file": WEIGHTS_FILE,
-            "weights_dtype": "float16" if float16 else "float32",
-            "parameters": int(model.count_params()),
-            "image_size": [int(side) for side in run["image_size"]],
-            "data": run["data"],
-            "steps": _trained_steps(model, run),
-            "command": train_command(run),
-            "scores": scores,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "versions": library_versions(),
-            "run": run,
         }
         write_json(staging / CONFIG_FILE, config)
         write_json(staging / METADATA_FILE, metadata)
-        (staging / MODEL_CARD_FILE).write_text(model_card(metadata, entry), encoding="utf-8")
+        (staging / MODEL_CARD_FILE).write_text(make_card(metadata), encoding="utf-8")
         move_into_place(staging, dest_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,19 +6,22 @@ import pytest
 import tensorflow as tf
 
 from keras_inpaint.layers import ContextualAttention
+from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.discriminators import build_sn_patch_gan
 from keras_inpaint.models.gated_conv import GatedConvInpainter
 from keras_inpaint.models.resize import NearestResize, resize_nearest
+from model_checks import (
+    assert_composited,
+    assert_config_and_keras_file_round_trip,
+    assert_every_weight_moved,
+    assert_finite_losses,
+    assert_float32_finite_output,
+    fit_one_step,
+    snapshot,
+)
+from model_checks import quarter_holes_batch as make_batch
 
 TINY = {"image_size": 32, "width": 4}
-
-
-def make_batch(height=32, width=32, batch_size=2, seed=0):
-    rng = np.random.default_rng(seed)
-    mask = np.zeros((batch_size, height, width, 1), "float32")
-    mask[0, height // 4 : height // 2, width // 4 : width // 2] = 1.0
-    mask[1, height // 2 :, width // 3 :] = 1.0
-    return {"image": rng.random((batch_size, height, width, 3)).astype("float32"), "mask": mask}
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +118,7 @@ def test_layer_layout_matches_the_authors_graph():
 @pytest.mark.parametrize("height, width", [(32, 32), (36, 28)])
 def test_forward_shapes_finite_and_known_pixels_exact(model, height, width):
     batch = make_batch(height, width)
-    output = np.asarray(model(batch))
-    assert output.shape == (2, height, width, 3) and output.dtype == np.float32
-    assert np.isfinite(output).all()
-    known = batch["mask"][..., 0] == 0
-    np.testing.assert_array_equal(output[known], batch["image"][known])
+    assert_composited(batch, model(batch))
     coarse, refined, flow = model.generate_stages(batch["image"], batch["mask"])
     assert coarse.shape == refined.shape == (2, height, width, 3)
     assert flow.shape == (2, -(-height // 8), -(-width // 8), 3)
@@ -147,10 +146,10 @@ def test_train_step_losses_and_every_weight_moves():
     target = batch["image"] * 2 - 1
     expected_coarse = np.mean(np.abs(target - (np.asarray(coarse) * 2 - 1)))
     expected_refined = np.mean(np.abs(target - (np.asarray(refined) * 2 - 1)))
-    before = [v.numpy().copy() for v in model.trainable_variables]
+    before = snapshot(model.trainable_variables)
     results = {k: float(v) for k, v in model.train_step(batch).items()}
     assert set(results) == set(model.loss_terms)
-    assert all(np.isfinite(v) for v in results.values()), results
+    assert_finite_losses(results)
     np.testing.assert_allclose(results["coarse_l1"], expected_coarse, rtol=1e-4)
     np.testing.assert_allclose(results["refined_l1"], expected_refined, rtol=1e-4)
     np.testing.assert_allclose(
@@ -161,41 +160,24 @@ def test_train_step_losses_and_every_weight_moves():
     assert results["discriminator_loss"] >= 0.0
     discriminator_paths = {v.path for v in model.discriminator.trainable_variables}
     assert discriminator_paths and len(model.generator.trainable_variables) == 2 * 42
-    unchanged = [
-        v.path for v, b in zip(model.trainable_variables, before) if np.array_equal(v.numpy(), b)
-    ]
-    assert not unchanged, unchanged
+    assert_every_weight_moved(model.trainable_variables, before)
 
 
 def test_config_and_keras_file_round_trip(model, tmp_path):
     config = model.get_config()
     assert config["width"] == 4 and config["reference_compatibility"] is False
-    clone = GatedConvInpainter.from_config(config)
-    assert clone.get_config() == config
-    model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert reloaded.get_config() == config
-    batch = make_batch()
-    np.testing.assert_allclose(reloaded(batch), model(batch), atol=1e-6)
+    assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
 
 
 def test_fit_one_step_under_mixed_float16():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy_scope("mixed_float16"):
         model = GatedConvInpainter(**TINY)
         model.compile()
         assert isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
         assert isinstance(model.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
         assert model.discriminator.get_layer("conv1").dtype_policy.name == "float32"
-        dataset = tf.data.Dataset.from_tensor_slices(make_batch()).batch(2)
-        history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
-        assert set(model.loss_terms) <= set(history.history)
-        assert all(np.isfinite(values[-1]) for values in history.history.values())
-        output = model(make_batch())
-        assert output.dtype == tf.float32 and np.isfinite(np.asarray(output)).all()
-    finally:
-        keras.config.set_dtype_policy(previous)
+        fit_one_step(model, make_batch())
+        assert_float32_finite_output(model, make_batch())
 
 
 def test_guidance_channel():
@@ -210,8 +192,7 @@ def test_guidance_channel():
         model.train_step(batch)
     with pytest.raises(ValueError, match="guidance must have shape"):
         model(dict(batch, guidance=np.zeros((2, 32, 32, 2), "float32")))
-    results = model.train_step(dict(batch, guidance=guidance))
-    assert all(np.isfinite(float(v)) for v in results.values())
+    assert_finite_losses(model.train_step(dict(batch, guidance=guidance)))
     guided = np.asarray(model(dict(batch, guidance=guidance)))
     unguided = np.asarray(model(batch))  # guidance defaults to zeros at inference
     assert np.isfinite(unguided).all() and not np.array_equal(guided, unguided)

@@ -73,7 +73,6 @@ def test_train_step_moves_every_weight(name, policy):
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_file_round_trip(name, tmp_path):
     model = tiny(name)
-    batch = batch_for(model)
     model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     assert reloaded.get_config() == model.get_config()

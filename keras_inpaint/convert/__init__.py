@@ -10,6 +10,6 @@ The per-release mappings are in `deepfill_v1` and `deepfill_v2`, the shared read
 checking and writing in `common`.
 """
 
-from keras_inpaint.convert.common import VERSIONS, add_convert_parser, convert_deepfill
+from keras_inpaint.convert.common import VERSIONS, convert_deepfill
 
-__all__ = ["VERSIONS", "add_convert_parser", "convert_deepfill"]
+__all__ = ["VERSIONS", "convert_deepfill"]

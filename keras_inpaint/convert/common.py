@@ -1,16 +1,14 @@
 """What converting either DeepFill release needs: reading a TF1 checkpoint, matching its
-variables to a model's, writing the preset folder, and the ``keras-inpaint convert`` command.
+variables to a model's and writing the preset folder (``keras-inpaint convert`` is in
+`keras_inpaint.cli_commands`).
 
 TensorFlow and Keras are imported inside the functions (`keras_inpaint.zoo` is light), so
 that building the command-line parser stays fast.
 """
 
-import datetime
 import importlib
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from keras_inpaint import zoo
@@ -276,52 +274,27 @@ def generator_variables(generator):
 
 
 def write_preset(model, output_dir, name, model_name, source, training_data, command):
-    """Write a converted model's preset folder (the layout `keras_inpaint.zoo.load` reads).
-
-    ``config.json`` (the serialised model without build or compile state),
-    ``model.weights.h5``, ``metadata.json`` and ``README.md`` (`converted_model_card`) are
-    written into a temporary sibling of `output_dir`, which then replaces `output_dir` (with
-    `keras_inpaint.zoo`'s helpers, so the folder is either complete or absent).
-    """
-    import keras
-
-    output_dir = Path(output_dir)
-    config = {
-        key: value
-        for key, value in keras.saving.serialize_keras_object(model).items()
-        if key not in ("build_config", "compile_config")
+    """Write a converted model's preset folder with `keras_inpaint.zoo.write_preset` (float32
+    weights, the release's `source` in the metadata, `converted_model_card` as the card)."""
+    entry = zoo.get_entry(model_name)
+    metadata = {
+        "name": name,
+        "paper": entry.paper,
+        "weights_dtype": "float32",
+        "image_size": [int(side) for side in model.image_size],
+        "data": training_data,
+        "steps": None,
+        "command": command,
+        "scores": None,
+        "source": source,
     }
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
-        weights = staging / zoo.WEIGHTS_FILE
-        model.save_weights(weights)
-        entry = zoo.get_entry(model_name)
-        metadata = {
-            "name": name,
-            "class_name": config["class_name"],
-            "paper": entry.paper,
-            "sha256": zoo.sha256_of(weights),
-            "weights_file": zoo.WEIGHTS_FILE,
-            "weights_dtype": "float32",
-            "parameters": int(model.count_params()),
-            "image_size": [int(side) for side in model.image_size],
-            "data": training_data,
-            "steps": None,
-            "command": command,
-            "scores": None,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "versions": zoo.library_versions(),
-            "source": source,
-        }
-        zoo.write_json(staging / zoo.CONFIG_FILE, config)
-        zoo.write_json(staging / zoo.METADATA_FILE, metadata)
-        card = converted_model_card(metadata, entry)
-        (staging / zoo.MODEL_CARD_FILE).write_text(card, encoding="utf-8")
-        zoo.move_into_place(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
+    return zoo.write_preset(
+        output_dir,
+        model,
+        model.save_weights,
+        metadata,
+        lambda complete: converted_model_card(complete, entry),
+    )
 
 
 def converted_model_card(metadata, entry):
@@ -384,44 +357,3 @@ def converted_model_card(metadata, entry):
 
 
 # ---- command line -----------------------------------------------------------------------------
-
-
-def add_convert_parser(subparsers):
-    """Register ``keras-inpaint convert deepfill_v1|deepfill_v2 CHECKPOINT OUT_DIR``."""
-    parser = subparsers.add_parser(
-        "convert",
-        help="convert the authors' DeepFill checkpoints (keras_inpaint.convert.convert_deepfill)",
-        description="Convert a DeepFill v1 or v2 checkpoint released by Yu et al. (TF1 format, "
-        "CC BY-NC 4.0) into a preset folder that `zoo.load` and `keras-inpaint inpaint "
-        "--model OUT_DIR` read.",
-    )
-    parser.add_argument("version", choices=sorted(VERSIONS), help="which release")
-    parser.add_argument(
-        "checkpoint",
-        help="checkpoint prefix (e.g. model_logs/release_places2_256/snap-0) or its folder",
-    )
-    parser.add_argument("output_dir", help="preset folder to write")
-    parser.add_argument("--name", default=None, help="preset name (default: folder name)")
-    parser.add_argument(
-        "--training-data", default=None, help="what the authors trained it on, e.g. Places2"
-    )
-    parser.add_argument(
-        "--allow-missing-discriminator",
-        action="store_true",
-        help="accept a checkpoint without discriminator variables (randomly initialised then)",
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    parser.set_defaults(handler=run_convert)
-
-
-def run_convert(args):
-    path = convert_deepfill(
-        args.version,
-        args.checkpoint,
-        args.output_dir,
-        name=args.name,
-        training_data=args.training_data,
-        allow_missing_discriminator=args.allow_missing_discriminator,
-        overwrite=args.overwrite,
-    )
-    print(f"wrote {path}")

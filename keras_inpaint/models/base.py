@@ -241,10 +241,68 @@ class InpaintingModel(keras.Model):
             loss = loss / float(replicas)
         return optimizer.scale_loss(loss)
 
-    def minimize(self, optimizer, tape, scaled_loss, variables):
-        """Apply the gradients of `scaled_loss` (from `scale_loss`, recorded on `tape`)."""
+    def scale_losses(self, generator_loss, discriminator_loss):
+        """`scale_loss` of both networks' losses with their optimizers, inside both tapes.
+
+        Returns:
+            ``(scaled_generator_loss, scaled_discriminator_loss)``.
+        """
+        return (
+            self.scale_loss(self.generator_optimizer, generator_loss),
+            self.scale_loss(self.discriminator_optimizer, discriminator_loss),
+        )
+
+    def minimize(self, optimizer, tape, scaled_loss, variables, when=None):
+        """Apply the gradients of `scaled_loss` (from `scale_loss`, recorded on `tape`).
+
+        Args:
+            optimizer: the optimizer of `variables`.
+            tape: the `tf.GradientTape` that recorded `scaled_loss`.
+            scaled_loss: the loss returned by `scale_loss`.
+            variables: the variables to update.
+            when: None (always step) or a scalar bool tensor: the gradients are always
+                computed, the optimizer step (and its state: moments, step count, loss scale)
+                runs only where `when` is true. An optimizer step synchronises the replicas of
+                a `tf.distribute` strategy, which a `tf.cond` in a replica context cannot
+                contain, so `when` is evaluated in the cross-replica context (as Keras'
+                `LossScaleOptimizer` does to skip non-finite steps) and must be the same on
+                every replica (for example a function of the step counter).
+        """
         gradients = tape.gradient(scaled_loss, variables)
-        optimizer.apply(gradients, variables)
+        if when is None:
+            optimizer.apply(gradients, variables)
+            return
+
+        def cross_replica(strategy, when, gradients):
+            when = strategy.experimental_local_results(when)[0]
+
+            def apply():
+                strategy.extended.call_for_each_replica(
+                    optimizer.apply, args=(gradients, variables)
+                )
+
+            ops.cond(when, apply, lambda: None)
+
+        tf.distribute.get_replica_context().merge_call(cross_replica, args=(when, gradients))
+
+    def minimize_discriminator_then_generator(
+        self, discriminator_tape, scaled_discriminator_loss, generator_tape, scaled_generator_loss
+    ):
+        """One `minimize` step of the discriminator, then one of the generator (the DCGAN
+        alternation of Radford et al. 2016, used by Pathak et al., Yeh et al. and Yu et al.),
+        from the losses of `scale_losses` recorded on their tapes."""
+        self.minimize(
+            self.discriminator_optimizer,
+            discriminator_tape,
+            scaled_discriminator_loss,
+            self.discriminator_variables,
+        )
+        self.minimize(
+            self.generator_optimizer,
+            generator_tape,
+            scaled_generator_loss,
+            self.generator_variables,
+        )
 
     def record(self, terms):
         """Update one Mean tracker per loss term; returns all trackers' current results."""

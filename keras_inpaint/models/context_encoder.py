@@ -315,18 +315,11 @@ class ContextEncoder(InpaintingModel):
                 + self.adversarial_weight * adversarial
             )
             discriminator_loss = nonsaturating_discriminator_loss(real_logits, fake_logits)
-            scaled_discriminator = self.scale_loss(
-                self.discriminator_optimizer, discriminator_loss
+            scaled_generator, scaled_discriminator = self.scale_losses(
+                generator_loss, discriminator_loss
             )
-            scaled_generator = self.scale_loss(self.generator_optimizer, generator_loss)
-        self.minimize(
-            self.discriminator_optimizer,
-            discriminator_tape,
-            scaled_discriminator,
-            self.discriminator_variables,
-        )
-        self.minimize(
-            self.generator_optimizer, generator_tape, scaled_generator, self.generator_variables
+        self.minimize_discriminator_then_generator(
+            discriminator_tape, scaled_discriminator, generator_tape, scaled_generator
         )
         return self.record(
             {

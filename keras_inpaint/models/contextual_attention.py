@@ -20,11 +20,12 @@ from keras_inpaint.models.base import (
 )
 from keras_inpaint.models.local_crop import (
     crop_at,
+    flow_at_image_size,
     hole_centred_offsets,
-    pad_to_multiple,
     resolve_local_size,
+    run_padded_stages,
 )
-from keras_inpaint.models.resize import NearestResize, resize_nearest
+from keras_inpaint.models.resize import NearestResize
 
 DOWNSAMPLING = 4
 """Both generator stages work at 1/4 resolution in their bottleneck (two stride-2 convs)."""
@@ -368,33 +369,20 @@ class ContextualAttentionInpainter(InpaintingModel):
         """
         image, mask = split_inputs(inputs)
         _, _, flow = self.generate_stages(image, mask, return_flow=True)
-        shape = tf.shape(image)
-        return resize_nearest(flow, (shape[1], shape[2]))
+        return flow_at_image_size(flow, image)
 
     def summary_images(self, inputs):
         """TensorBoard pictures: the coarse stage's output and the attention flow."""
         image, mask = split_inputs(inputs)
         coarse, _, flow = self.generate_stages(image, mask, return_flow=True)
-        shape = tf.shape(image)
-        return {"coarse": coarse, "attention_flow": resize_nearest(flow, (shape[1], shape[2]))}
+        return {"coarse": coarse, "attention_flow": flow_at_image_size(flow, image)}
 
     def _run_generator(self, signed_image, mask, training):
         """Generator outputs in [-1, 1] (flow in [0, 1]), float32, for any height and width."""
         self._check_mirror_padding_size(signed_image.shape)
-        multiple = self.size_multiple
-        shape = tf.shape(signed_image)
-        height, width = shape[1], shape[2]
         incomplete = signed_image * (1.0 - mask)
-        coarse, refined, flow = self.generator(
-            [pad_to_multiple(incomplete, multiple), pad_to_multiple(mask, multiple)],
-            training=training,
-        )
-        flow_height = (height + multiple - 1) // multiple
-        flow_width = (width + multiple - 1) // multiple
-        return (
-            ops.cast(coarse[:, :height, :width], "float32"),
-            ops.cast(refined[:, :height, :width], "float32"),
-            ops.cast(flow[:, :flow_height, :flow_width], "float32"),
+        return run_padded_stages(
+            self.generator, incomplete, mask, self.size_multiple, training=training
         )
 
     def _check_mirror_padding_size(self, shape):

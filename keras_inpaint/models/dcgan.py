@@ -104,6 +104,20 @@ def batch_norm(name):
     )
 
 
+def _strided_conv(layer_class, filters, name):
+    """A DCGAN (up-)convolution: `layer_class` (``Conv2D`` or ``Conv2DTranspose``) with a 4x4
+    kernel, stride 2, "same" padding, no bias (batch norm follows) and N(0, 0.02) weights."""
+    return layer_class(
+        filters,
+        KERNEL_SIZE,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=_kernel_initializer(),
+        name=name,
+    )
+
+
 def downsampling_stack(x, channels, name):
     """DCGAN discriminator trunk: per entry of `channels`, a 4x4 stride-2 convolution, batch
     normalisation (all but the first) and a leaky ReLU (slope 0.2).
@@ -117,15 +131,7 @@ def downsampling_stack(x, channels, name):
         ``[B, H / 2**n, W / 2**n, channels[-1]]`` with ``n = len(channels)``.
     """
     for index, filters in enumerate(channels, start=1):
-        x = layers.Conv2D(
-            filters,
-            KERNEL_SIZE,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_kernel_initializer(),
-            name=f"{name}_conv{index}",
-        )(x)
+        x = _strided_conv(layers.Conv2D, filters, f"{name}_conv{index}")(x)
         if index > 1:
             x = batch_norm(f"{name}_bn{index}")(x)
         x = layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"{name}_lrelu{index}")(x)
@@ -147,26 +153,11 @@ def upsampling_stack(x, channels, output_channels, name):
         ``[B, h * 2**m, w * 2**m, output_channels]`` float32 in [-1, 1], ``m = len(channels) + 1``.
     """
     for index, filters in enumerate(channels, start=1):
-        x = layers.Conv2DTranspose(
-            filters,
-            KERNEL_SIZE,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_kernel_initializer(),
-            name=f"{name}_upconv{index}",
-        )(x)
+        x = _strided_conv(layers.Conv2DTranspose, filters, f"{name}_upconv{index}")(x)
         x = batch_norm(f"{name}_upbn{index}")(x)
         x = layers.ReLU(name=f"{name}_uprelu{index}")(x)
-    x = layers.Conv2DTranspose(
-        output_channels,
-        KERNEL_SIZE,
-        strides=2,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=_kernel_initializer(),
-        name=f"{name}_upconv{len(channels) + 1}",
-    )(x)
+    last = f"{name}_upconv{len(channels) + 1}"
+    x = _strided_conv(layers.Conv2DTranspose, output_channels, last)(x)
     return layers.Activation("tanh", dtype="float32", name=f"{name}_tanh")(x)
 
 

@@ -15,7 +15,8 @@ from keras_inpaint.models.base import (
     to_unit,
 )
 from keras_inpaint.models.discriminators import build_sn_patch_gan
-from keras_inpaint.models.resize import NearestResize, resize_nearest
+from keras_inpaint.models.local_crop import flow_at_image_size, run_padded_stages
+from keras_inpaint.models.resize import NearestResize
 
 DOWNSAMPLING = 4
 """The generator's encoders halve the resolution twice; contextual attention then works at
@@ -291,20 +292,8 @@ class GatedConvInpainter(InpaintingModel):
         incomplete = signed_image * (1.0 - mask)
         if self.guidance_channels:
             incomplete = ops.concatenate([incomplete, guidance * mask], axis=-1)
-        shape = tf.shape(signed_image)
-        height, width = shape[1], shape[2]
-        multiple = self.size_multiple
-        paddings = [[0, 0], [0, (-height) % multiple], [0, (-width) % multiple], [0, 0]]
-        coarse, refined, flow = self.generator(
-            [tf.pad(incomplete, paddings, "REFLECT"), tf.pad(mask, paddings, "REFLECT")],
-            training=training,
-        )
-        flow_height = (height + multiple - 1) // multiple
-        flow_width = (width + multiple - 1) // multiple
-        return (
-            ops.cast(coarse[:, :height, :width], "float32"),
-            ops.cast(refined[:, :height, :width], "float32"),
-            ops.cast(flow[:, :flow_height, :flow_width], "float32"),
+        return run_padded_stages(
+            self.generator, incomplete, mask, self.size_multiple, training=training
         )
 
     def summary_images(self, inputs):
@@ -312,11 +301,7 @@ class GatedConvInpainter(InpaintingModel):
         image, mask = split_inputs(inputs)
         guidance = self._read_guidance(inputs, image, required=False)
         coarse, _, flow = self.generate_stages(image, mask, guidance=guidance)
-        shape = tf.shape(image)
-        return {
-            "coarse": coarse,
-            "attention_flow": resize_nearest(flow, (shape[1], shape[2])),
-        }
+        return {"coarse": coarse, "attention_flow": flow_at_image_size(flow, image)}
 
     def _read_guidance(self, inputs, image, required):
         """``inputs["guidance"]`` as float32 [B, H, W, guidance_channels], checked.
@@ -393,21 +378,11 @@ class GatedConvInpainter(InpaintingModel):
                 self.l1_weight * (coarse_l1 + refined_l1)
                 + self.adversarial_weight * generator_adversarial
             )
-            scaled_discriminator_loss = self.scale_loss(
-                self.discriminator_optimizer, discriminator_loss
+            scaled_generator_loss, scaled_discriminator_loss = self.scale_losses(
+                generator_loss, discriminator_loss
             )
-            scaled_generator_loss = self.scale_loss(self.generator_optimizer, generator_loss)
-        self.minimize(
-            self.discriminator_optimizer,
-            discriminator_tape,
-            scaled_discriminator_loss,
-            self.discriminator_variables,
-        )
-        self.minimize(
-            self.generator_optimizer,
-            generator_tape,
-            scaled_generator_loss,
-            self.generator_variables,
+        self.minimize_discriminator_then_generator(
+            discriminator_tape, scaled_discriminator_loss, generator_tape, scaled_generator_loss
         )
         return self.record(
             {

@@ -298,23 +298,22 @@ class GlobalLocalInpainter(InpaintingModel):
             discriminator_loss = self.alpha * nonsaturating_discriminator_loss(
                 real_logits, ops.stop_gradient(fake_logits)
             )
-            scaled_completion_loss = self.scale_loss(self.generator_optimizer, completion_loss)
-            scaled_discriminator_loss = self.scale_loss(
-                self.discriminator_optimizer, discriminator_loss
+            scaled_completion_loss, scaled_discriminator_loss = self.scale_losses(
+                completion_loss, discriminator_loss
             )
-        _minimize_if(
-            train_completion,
+        self.minimize(
             self.generator_optimizer,
             completion_tape,
             scaled_completion_loss,
             self.generator_variables,
+            when=train_completion,
         )
-        _minimize_if(
-            train_discriminator,
+        self.minimize(
             self.discriminator_optimizer,
             discriminator_tape,
             scaled_discriminator_loss,
             self.discriminator_variables,
+            when=train_discriminator,
         )
         # "phase" is a gauge, not an average: its tracker holds this step's value only.
         self.loss_trackers["phase"].reset_state()
@@ -361,29 +360,6 @@ class GlobalLocalInpainter(InpaintingModel):
 def _batch_norm_relu(x, name):
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
-
-
-def _minimize_if(condition, optimizer, tape, scaled_loss, variables):
-    """`InpaintingModel.minimize`, applied only where the scalar bool `condition` holds.
-
-    The gradients are always computed; the optimizer step (and its state: moments, step
-    count, loss scale) runs only when `condition` is true. An optimizer step synchronises the
-    replicas of a `tf.distribute` strategy, which a `tf.cond` in a replica context cannot
-    contain, so the condition is evaluated in the cross-replica context (as Keras'
-    `LossScaleOptimizer` does to skip non-finite steps): `condition` must be the same on every
-    replica (here it depends only on the step counter).
-    """
-    gradients = tape.gradient(scaled_loss, variables)
-
-    def cross_replica(strategy, condition, gradients):
-        condition = strategy.experimental_local_results(condition)[0]
-
-        def apply():
-            strategy.extended.call_for_each_replica(optimizer.apply, args=(gradients, variables))
-
-        ops.cond(condition, apply, lambda: None)
-
-    tf.distribute.get_replica_context().merge_call(cross_replica, args=(condition, gradients))
 
 
 def _parse_phases(phases):

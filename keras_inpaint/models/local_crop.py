@@ -5,7 +5,9 @@
   on the hole of each sample and moved inside the image where the hole is near a border;
 - `resolve_local_size`: a model's ``local_size`` argument (default: half the image size);
 - `pad_to_multiple`: pad height and width up to a multiple of a network's total stride (the
-  models crop their outputs back).
+  models crop their outputs back);
+- `run_padded_stages` / `flow_at_image_size`: run DeepFill's two-stage generators (v1 and v2)
+  on images of any size, and show their attention flow at the image size.
 
 The authors' code crops one bounding box for the whole batch (their masks were shared by the
 batch); here every sample gets its own window, computed with TensorFlow ops so that it runs
@@ -16,6 +18,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.models.base import HOLE_THRESHOLD
+from keras_inpaint.models.resize import resize_nearest
 
 
 def hole_centred_offsets(mask, size):
@@ -115,6 +118,48 @@ def pad_to_multiple(images, multiple, mode="reflect"):
     shape = tf.shape(images)
     paddings = [[0, 0], [0, (-shape[1]) % multiple], [0, (-shape[2]) % multiple], [0, 0]]
     return tf.pad(images, paddings, mode.upper())
+
+
+def run_padded_stages(generator, incomplete, mask, multiple, training=False):
+    """Run a DeepFill generator ``[incomplete, mask] -> [coarse, refined, flow]`` at any size.
+
+    The inputs are reflect-padded at the bottom and right to a multiple of `multiple`
+    (`pad_to_multiple`); the outputs are cropped back: ``coarse[:, :H, :W]``,
+    ``refined[:, :H, :W]`` and the attention flow, computed at ``1 / multiple`` of the padded
+    size, to ``[:, :ceil(H / multiple), :ceil(W / multiple)]``.
+
+    Args:
+        generator: a functional model with inputs ``[incomplete, mask]`` and outputs
+            ``[coarse, refined, flow]`` (`ContextualInpainter`, `GatedConvInpainter`).
+        incomplete: [B, H, W, C] network input (the image with its hole blanked, guidance).
+        mask: [B, H, W, 1], 1 = hole.
+        multiple: the generator's `size_multiple`.
+        training: forwarded to the generator.
+
+    Returns:
+        ``(coarse, refined, flow)``, float32: [B, H, W, 3] twice and
+        [B, ceil(H / multiple), ceil(W / multiple), 3].
+    """
+    shape = tf.shape(incomplete)
+    height, width = shape[1], shape[2]
+    coarse, refined, flow = generator(
+        [pad_to_multiple(incomplete, multiple), pad_to_multiple(mask, multiple)],
+        training=training,
+    )
+    flow_height = (height + multiple - 1) // multiple
+    flow_width = (width + multiple - 1) // multiple
+    return (
+        ops.cast(coarse[:, :height, :width], "float32"),
+        ops.cast(refined[:, :height, :width], "float32"),
+        ops.cast(flow[:, :flow_height, :flow_width], "float32"),
+    )
+
+
+def flow_at_image_size(flow, image):
+    """The attention flow picture `flow` [B, h, w, 3] nearest-upsampled to the height and width
+    of `image` [B, H, W, C] (`resize_nearest`)."""
+    shape = tf.shape(image)
+    return resize_nearest(flow, (shape[1], shape[2]))
 
 
 def resolve_local_size(local_size, image_size):
