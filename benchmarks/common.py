@@ -114,6 +114,27 @@ def medians(timings):
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+def medians_or_errors(functions, warmup, repeats):
+    """``{name: median seconds, or the exception the function raised}``.
+
+    Like `interleaved_timings` + `medians`, but each function is first warmed up alone (at
+    least one call: tracing, XLA compilation), so one that fails (say, an op without an XLA
+    kernel) drops out alone; the others are then timed interleaved.
+    """
+    results, working = {}, {}
+    for name, function in functions.items():
+        try:
+            for _ in range(max(1, warmup)):
+                finish_outputs(function())
+        except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
+            results[name] = error
+        else:
+            working[name] = function
+    if working:
+        results.update(medians(interleaved_timings(working, repeats, warmup=0)))
+    return results
+
+
 def peak_memory_bytes(function):
     """Peak bytes held by TensorFlow's CPU allocator while `function()` runs (see module doc).
 

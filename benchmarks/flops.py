@@ -42,10 +42,10 @@ from benchmarks.common import (
     FLOPS_PER_MULTIPLY_ADD,
     benchmark_parser,
     compiled,
-    interleaved_timings,
+    describe_error,
     jit_label,
     jit_modes,
-    medians,
+    medians_or_errors,
     milliseconds,
     parse_arguments,
     print_report,
@@ -181,9 +181,12 @@ def main():
     parser.add_argument("--reference-channels", type=int, default=64)
     args = parse_arguments(parser, QUICK_SETTINGS)
 
+    try:
+        specs = [parse_model(spec) for spec in args.models]
+    except ValueError as error:
+        parser.error(str(error))
     models = {}
-    for spec in args.models:
-        name, width = parse_model(spec)
+    for name, width in specs:
         model = build_model(name, width)
         models[f"{name} (width {model.width})"] = model
     counts = {
@@ -201,10 +204,11 @@ def main():
         for label, model in models.items():
             for size in args.sizes:
                 functions[(label, size)] = inference(model, size, jit_compile)
-        measured = medians(interleaved_timings(functions, args.repeats, args.warmup))
-        reference_gflops[jit_compile] = gigaflops_per_second(
-            reference_macs, measured.pop("reference")
-        )
+        measured = medians_or_errors(functions, args.warmup, args.repeats)
+        reference_seconds = measured.pop("reference")
+        if isinstance(reference_seconds, Exception):
+            raise reference_seconds
+        reference_gflops[jit_compile] = gigaflops_per_second(reference_macs, reference_seconds)
         timing.update({(*key, jit_compile): seconds for key, seconds in measured.items()})
     limit = max(reference_gflops.values())
 
@@ -213,7 +217,15 @@ def main():
         total = count["conv"] + count["attention"]
         for jit_compile in jit_modes(args):
             seconds = timing[(label, size, jit_compile)]
-            achieved = gigaflops_per_second(total, seconds)
+            if isinstance(seconds, Exception):
+                measured_cells = (describe_error(seconds), "-", "-")
+            else:
+                achieved = gigaflops_per_second(total, seconds)
+                measured_cells = (
+                    milliseconds(seconds),
+                    f"{achieved:.1f}",
+                    f"{100 * achieved / limit:.0f}",
+                )
             rows.append(
                 (
                     label,
@@ -221,9 +233,7 @@ def main():
                     f"{total / 1e9:.2f}",
                     f"{100 * count['attention'] / total:.1f}",
                     jit_label(jit_compile),
-                    milliseconds(seconds),
-                    f"{achieved:.1f}",
-                    f"{100 * achieved / limit:.0f}",
+                    *measured_cells,
                 )
             )
     reference_text = ", ".join(
@@ -236,8 +246,8 @@ def main():
             f"{args.reference_channels} -> {args.reference_channels}, 3x3, forward: "
             f"{reference_text}; limit = {limit:.1f} GFLOP/s (the better one). Models: one "
             f"image, {100 * HOLE_FRACTION:.0f} % centred rectangular hole, composited output; "
-            f"median of {args.repeats} interleaved rounds after {args.warmup} warm-up "
-            f"round(s). 1 MAC = 2 FLOPs. The authors' TF1 DeepFill v2 graph reaches about "
+            f"median of {args.repeats} interleaved rounds after {max(1, args.warmup)} "
+            f"warm-up round(s). 1 MAC = 2 FLOPs. The authors' TF1 DeepFill v2 graph reaches about "
             f"{AUTHORS_TF1_EFFICIENCY} % on this kind of machine; target for gated_conv: "
             f">= {GATED_CONV_TARGET} %.",
         ],

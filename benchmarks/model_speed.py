@@ -35,11 +35,9 @@ from benchmarks.common import (
     benchmark_parser,
     compiled,
     describe_error,
-    finish_outputs,
-    interleaved_timings,
     jit_label,
     jit_modes,
-    medians,
+    medians_or_errors,
     milliseconds,
     parse_arguments,
     print_report,
@@ -104,26 +102,6 @@ def training_call(model, batch, jit_compile):
     return lambda: function(batch)
 
 
-def measure(functions, warmup, repeats):
-    """``{key: median seconds, or the exception the function raised}``.
-
-    Each function is first warmed up alone (at least one call: tracing, XLA compilation), so
-    one that fails drops out alone; the others are then timed interleaved.
-    """
-    results, working = {}, {}
-    for key, function in functions.items():
-        try:
-            for _ in range(max(1, warmup)):
-                finish_outputs(function())
-        except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
-            results[key] = error
-        else:
-            working[key] = function
-    if working:
-        results.update(medians(interleaved_timings(working, repeats, warmup=0)))
-    return results
-
-
 def timing_row(label, width, size, results, modes, formatter):
     """`label`, width, size, one cell per mode (`results[jit]`: seconds or an exception) and
     the XLA speed-up (graph seconds / XLA seconds) when both modes were measured."""
@@ -157,7 +135,7 @@ def inference_rows(name, model_class, args):
         for count in (steps, 2 * steps):
             model = model_class(search_steps=count, seed=0, **width)
             functions.update({(count, jit): inference_call(model, batch, jit) for jit in modes})
-        results = measure(functions, args.warmup, args.repeats)
+        results = medians_or_errors(functions, args.warmup, args.repeats)
         default_steps = default_argument(model_class, "search_steps")
         extrapolated = {
             jit: extrapolate(results[(steps, jit)], results[(2 * steps, jit)], steps, default_steps)
@@ -192,7 +170,7 @@ def inference_rows(name, model_class, args):
         for size in sizes
         for jit in modes
     }
-    results = measure(functions, args.warmup, args.repeats)
+    results = medians_or_errors(functions, args.warmup, args.repeats)
     return [
         timing_row(
             name,
@@ -222,7 +200,7 @@ def training_row(name, model_class, args):
             args.batch, args.train_size, args.train_size, TRAIN_HOLE_FRACTION, seed=0
         ),
     }
-    results = measure(
+    results = medians_or_errors(
         {jit: training_call(model, batch, jit) for jit in modes}, args.warmup, args.repeats
     )
     return timing_row(

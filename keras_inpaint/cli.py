@@ -2,9 +2,10 @@
 
     keras-inpaint train | evaluate | inpaint | list | export | publish | convert ...
 
-This module is the entry point (`build_parser`, `main`); each sub-command's parser and handler live in `keras_inpaint.cli_commands` and are thin layers
-over a Python function (named in its help); errors in the user's input are printed as one line
-and exit with status 2. Building the parser imports neither TensorFlow nor Keras.
+This module is the entry point (`build_parser`, `main`); each sub-command's parser and handler
+live in `keras_inpaint.cli_commands` and are thin layers over a Python function (named in its
+help); errors in the user's input are printed as one line and exit with status 2. Building the
+parser imports neither TensorFlow nor Keras.
 """
 
 import argparse

@@ -264,8 +264,9 @@ def make_dataset(
     Folder: epoch ``e`` visits the files in an exact permutation keyed by ``(seed, e)``
     (sorted order when not `shuffle`). TFDS: the split is read with ``shuffle_files=False``
     and epoch ``e`` permutes each block of ``shuffle_buffer`` consecutive records with a
-    stateless shuffle keyed by ``(seed, e, block)`` (independent of TF's global seed); resuming is exact as long as TFDS reads the split in the same
-    order (same dataset version and files), and skipping to `start_index` reads, but does not
+    stateless shuffle keyed by ``(seed, e, block)`` (independent of TF's global seed);
+    resuming is exact as long as TFDS reads the split in the same order (same dataset version
+    and files), and skipping to `start_index` reads, but does not
     decode, the skipped records of the current epoch. TFDS images are decoded with
     `tf.io.decode_image` to 3 channels: grey is repeated, alpha is dropped.
 

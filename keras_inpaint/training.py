@@ -11,8 +11,9 @@ A run directory holds:
 - ``run.json``: the model, its constructor arguments and the data settings; a resumed run must
   match it;
 - ``checkpoints/``: `tf.train.Checkpoint`s of the model (with its ``train_steps`` counter and
-  its random-number generator states) and both optimizers. TensorFlow writes a checkpoint's files first and then atomically replaces the
-  ``checkpoint`` index, so a kill at any moment leaves the previous checkpoint loadable;
+  its random-number generator states) and both optimizers. TensorFlow writes a checkpoint's
+  files first and then atomically replaces the ``checkpoint`` index, so a kill at any moment
+  leaves the previous checkpoint loadable;
 - ``logs/``: TensorBoard scalars (every loss term) and images (input, mask, output, plus what
   the model's `summary_images` adds);
 - ``model.keras`` and ``model.weights.h5`` at the end, each written to a temporary file in the

@@ -732,13 +732,7 @@ def model_card(metadata, entry=None):
         "",
         *score_lines,
         "",
-        "## Use",
-        "",
-        "```python",
-        "from keras_inpaint import zoo, inpaint",
-        f"model = zoo.load({metadata['name']!r})  # or the path of this folder",
-        "result = inpaint(\"photo.png\", \"mask.png\", model=model)  # mask: white = hole",
-        "```",
+        *card_usage_lines(repr(metadata["name"]), comment="or the path of this folder"),
         "",
         "## Limitations",
         "",
@@ -749,3 +743,19 @@ def model_card(metadata, entry=None):
         "",
     ]
     return "\n".join(lines)
+
+
+def card_usage_lines(model_argument, comment=None):
+    """The "## Use" section of a model card (Markdown lines): load the preset with
+    ``zoo.load(<model_argument>)`` (Python source, e.g. ``"'gated_conv'"``), followed by
+    `comment` if given, and inpaint a photo with it."""
+    load = f"model = zoo.load({model_argument})" + (f"  # {comment}" if comment else "")
+    return [
+        "## Use",
+        "",
+        "```python",
+        "from keras_inpaint import zoo, inpaint",
+        load,
+        "result = inpaint(\"photo.png\", \"mask.png\", model=model)  # mask: white = hole",
+        "```",
+    ]

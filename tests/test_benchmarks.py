@@ -90,6 +90,20 @@ def test_interleaved_timings_rotates_the_order():
         common.interleaved_timings(functions, repeats=0)
 
 
+def test_medians_or_errors_drops_only_the_failing_function():
+    calls = []
+
+    def failing():
+        calls.append("x")
+        raise RuntimeError("no kernel")
+
+    functions = {"a": lambda: calls.append("a"), "x": failing, "b": lambda: calls.append("b")}
+    results = common.medians_or_errors(functions, warmup=1, repeats=2)
+    assert isinstance(results["x"], RuntimeError)
+    assert results["a"] >= 0 and results["b"] >= 0
+    assert "".join(calls) == "axb" + "ab" + "ba"
+
+
 def test_medians_and_markdown_table():
     assert common.medians({"a": [3.0, 1.0, 2.0], "b": [4.0, 8.0]}) == {"a": 2.0, "b": 6.0}
     table = common.markdown_table(("x", "y"), [(1, "p"), (2.5, "q")])

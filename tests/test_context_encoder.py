@@ -1,11 +1,12 @@
 """ContextEncoder (Pathak et al. 2016): shapes, compositing, geometry, training, serialisation."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.context_encoder import ContextEncoder
+import model_checks
 
 TINY = {"image_size": 32, "width": 4}
 
@@ -23,20 +24,12 @@ def as_tensors(batch):
     return {key: tf.constant(value) for key, value in batch.items()}
 
 
-def assert_known_pixels_exact(output, batch):
-    known = batch["mask"][..., 0] == 0
-    np.testing.assert_array_equal(output[known], batch["image"][known])
-
-
 @pytest.mark.parametrize("variant", ["random_region", "center"])
 @pytest.mark.parametrize("size", [(32, 32), (45, 70)])
 def test_forward_any_size_composited(variant, size):
     model = ContextEncoder(variant=variant, **TINY)
     batch = make_batch(*size)
-    output = np.asarray(model(as_tensors(batch)))
-    assert output.shape == (2, *size, 3) and output.dtype == np.float32
-    assert np.isfinite(output).all()
-    assert_known_pixels_exact(output, batch)
+    model_checks.assert_composited(batch, model(as_tensors(batch)))
 
 
 def test_published_bottleneck_parameter_count():
@@ -101,22 +94,17 @@ def test_train_step_losses_and_every_weight_moves(variant):
         expected = np.mean(weights * error[:, 8:24, 8:24])
     else:
         expected = np.mean(hole * error)
-    before = [v.numpy().copy() for v in model.trainable_variables]
+    before = model_checks.snapshot(model.trainable_variables)
     results = {k: float(v) for k, v in tf.function(model.train_step)(batch).items()}
     assert set(results) == set(ContextEncoder.loss_terms)
-    assert all(np.isfinite(list(results.values())))
+    model_checks.assert_finite_losses(results)
     np.testing.assert_allclose(results["reconstruction_loss"], expected, rtol=1e-4)
     np.testing.assert_allclose(
         results["generator_loss"],
         0.999 * results["reconstruction_loss"] + 0.001 * results["adversarial_loss"],
         rtol=1e-5,
     )
-    unchanged = [
-        v.path
-        for v, old in zip(model.trainable_variables, before)
-        if np.array_equal(v.numpy(), old)
-    ]
-    assert not unchanged
+    model_checks.assert_every_weight_moved(model.trainable_variables, before)
     assert len(model.trainable_variables) == len(model.generator.trainable_variables) + len(
         model.discriminator.trainable_variables
     )
@@ -133,38 +121,22 @@ def test_default_optimizers_follow_the_paper():
 def test_config_and_keras_file_round_trip(tmp_path):
     model = ContextEncoder(variant="center", overlap=2, mean_pixel=(0.1, 0.2, 0.3), **TINY)
     batch = as_tensors(make_batch(40, 40))
-    expected = np.asarray(model(batch))
-    clone = ContextEncoder.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert isinstance(reloaded, ContextEncoder)
-    assert reloaded.get_config() == model.get_config()
-    np.testing.assert_allclose(np.asarray(reloaded(batch)), expected, atol=1e-6)
+    model_checks.assert_config_and_keras_file_round_trip(model, tmp_path, batch)
 
 
 def test_mixed_float16_train_step_is_finite():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy_scope("mixed_float16"):
         model = ContextEncoder(**TINY)
         model.compile()
         assert model.generator.get_layer("encoder_conv1").compute_dtype == "float16"
-        results = tf.function(model.train_step)(as_tensors(make_batch()))
-        assert all(np.isfinite(float(v)) for v in results.values())
-        output = model(as_tensors(make_batch()))
-        assert output.dtype == tf.float32 and np.isfinite(output.numpy()).all()
-    finally:
-        keras.config.set_dtype_policy(previous)
+        model_checks.assert_finite_losses(tf.function(model.train_step)(as_tensors(make_batch())))
+        model_checks.assert_float32_finite_output(model, as_tensors(make_batch()))
 
 
 def test_fit_one_step_on_a_dataset_of_dicts():
     model = ContextEncoder(**TINY)
     model.compile()
-    dataset = tf.data.Dataset.from_tensors(make_batch())
-    history = model.fit(dataset, epochs=1, verbose=0)
-    assert set(ContextEncoder.loss_terms) <= set(history.history)
-    assert int(model.train_steps.numpy()) == 1
+    model_checks.fit_one_step(model, make_batch())
 
 
 def test_invalid_arguments_raise():

@@ -10,15 +10,7 @@ from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.discriminators import build_sn_patch_gan
 from keras_inpaint.models.gated_conv import GatedConvInpainter
 from keras_inpaint.models.resize import NearestResize, resize_nearest
-from model_checks import (
-    assert_composited,
-    assert_config_and_keras_file_round_trip,
-    assert_every_weight_moved,
-    assert_finite_losses,
-    assert_float32_finite_output,
-    fit_one_step,
-    snapshot,
-)
+import model_checks
 from model_checks import quarter_holes_batch as make_batch
 
 TINY = {"image_size": 32, "width": 4}
@@ -118,7 +110,7 @@ def test_layer_layout_matches_the_authors_graph():
 @pytest.mark.parametrize("height, width", [(32, 32), (36, 28)])
 def test_forward_shapes_finite_and_known_pixels_exact(model, height, width):
     batch = make_batch(height, width)
-    assert_composited(batch, model(batch))
+    model_checks.assert_composited(batch, model(batch))
     coarse, refined, flow = model.generate_stages(batch["image"], batch["mask"])
     assert coarse.shape == refined.shape == (2, height, width, 3)
     assert flow.shape == (2, -(-height // 8), -(-width // 8), 3)
@@ -146,10 +138,10 @@ def test_train_step_losses_and_every_weight_moves():
     target = batch["image"] * 2 - 1
     expected_coarse = np.mean(np.abs(target - (np.asarray(coarse) * 2 - 1)))
     expected_refined = np.mean(np.abs(target - (np.asarray(refined) * 2 - 1)))
-    before = snapshot(model.trainable_variables)
+    before = model_checks.snapshot(model.trainable_variables)
     results = {k: float(v) for k, v in model.train_step(batch).items()}
     assert set(results) == set(model.loss_terms)
-    assert_finite_losses(results)
+    model_checks.assert_finite_losses(results)
     np.testing.assert_allclose(results["coarse_l1"], expected_coarse, rtol=1e-4)
     np.testing.assert_allclose(results["refined_l1"], expected_refined, rtol=1e-4)
     np.testing.assert_allclose(
@@ -160,13 +152,13 @@ def test_train_step_losses_and_every_weight_moves():
     assert results["discriminator_loss"] >= 0.0
     discriminator_paths = {v.path for v in model.discriminator.trainable_variables}
     assert discriminator_paths and len(model.generator.trainable_variables) == 2 * 42
-    assert_every_weight_moved(model.trainable_variables, before)
+    model_checks.assert_every_weight_moved(model.trainable_variables, before)
 
 
 def test_config_and_keras_file_round_trip(model, tmp_path):
     config = model.get_config()
     assert config["width"] == 4 and config["reference_compatibility"] is False
-    assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
+    model_checks.assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
 
 
 def test_fit_one_step_under_mixed_float16():
@@ -176,8 +168,8 @@ def test_fit_one_step_under_mixed_float16():
         assert isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
         assert isinstance(model.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
         assert model.discriminator.get_layer("conv1").dtype_policy.name == "float32"
-        fit_one_step(model, make_batch())
-        assert_float32_finite_output(model, make_batch())
+        model_checks.fit_one_step(model, make_batch())
+        model_checks.assert_float32_finite_output(model, make_batch())
 
 
 def test_guidance_channel():
@@ -192,7 +184,7 @@ def test_guidance_channel():
         model.train_step(batch)
     with pytest.raises(ValueError, match="guidance must have shape"):
         model(dict(batch, guidance=np.zeros((2, 32, 32, 2), "float32")))
-    assert_finite_losses(model.train_step(dict(batch, guidance=guidance)))
+    model_checks.assert_finite_losses(model.train_step(dict(batch, guidance=guidance)))
     guided = np.asarray(model(dict(batch, guidance=guidance)))
     unguided = np.asarray(model(batch))  # guidance defaults to zeros at inference
     assert np.isfinite(unguided).all() and not np.array_equal(guided, unguided)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.global_local import GlobalLocalInpainter
 from keras_inpaint.models.local_crop import (
     crop_around_holes,
@@ -13,38 +14,20 @@ from keras_inpaint.models.local_crop import (
     pad_to_multiple,
     resolve_local_size,
 )
+import model_checks
 
 TINY = {"image_size": 32, "width": 4}
 
 
 def make_batch(height=32, width=32, seed=0):
     """Two samples with different holes: one inside the image, one in the bottom-right corner."""
-    rng = np.random.default_rng(seed)
-    image = rng.random((2, height, width, 3)).astype("float32")
-    mask = np.zeros((2, height, width, 1), "float32")
-    mask[0, 4:14, 6:16] = 1.0
-    mask[1, height - 9 :, width - 7 :] = 1.0
-    return {"image": image, "mask": mask}
+    holes = [(slice(4, 14), slice(6, 16)), (slice(height - 9, None), slice(width - 7, None))]
+    return model_checks.batch_with_holes(height, width, holes, seed=seed)
 
 
 @pytest.fixture(scope="module")
 def model():
     return GlobalLocalInpainter(**TINY, phases=(2, 1, 5))
-
-
-@pytest.fixture
-def restore_policy():
-    previous = keras.config.dtype_policy()
-    yield
-    keras.config.set_dtype_policy(previous)
-
-
-def snapshot(variables):
-    return [v.numpy().copy() for v in variables]
-
-
-def changed(variables, before):
-    return [not np.array_equal(v.numpy(), b) for v, b in zip(variables, before)]
 
 
 # ---- the local window -------------------------------------------------------------------
@@ -172,10 +155,8 @@ def test_architecture_follows_the_paper_tables():
 def test_forward_shapes_and_known_pixels(model, size):
     batch = make_batch(*size)
     output = np.asarray(model(batch))
-    assert output.shape == batch["image"].shape and output.dtype == np.float32
-    assert np.isfinite(output).all() and output.min() >= 0.0 and output.max() <= 1.0
-    known = batch["mask"][..., 0] == 0
-    np.testing.assert_array_equal(output[known], batch["image"][known])
+    model_checks.assert_composited(batch, output)
+    assert output.min() >= 0.0 and output.max() <= 1.0
 
 
 def test_holes_are_filled_with_the_mean_pixel(model):
@@ -208,20 +189,18 @@ def test_one_step_per_phase_trains_the_right_networks():
     expected = {0: (1, True, False), 2: (2, False, True), 3: (3, True, True)}
     for start, (phase, completion_moves, discriminator_moves) in expected.items():
         model.train_steps.assign(start)
-        generator_before = snapshot(model.generator_variables)
-        discriminator_before = snapshot(model.discriminator_variables)
+        generator_before = model_checks.snapshot(model.generator_variables)
+        discriminator_before = model_checks.snapshot(model.discriminator_variables)
         results = step(batch)
         assert sorted(results) == sorted(model.loss_terms)
-        assert all(np.isfinite(float(value)) for value in results.values()), results
+        model_checks.assert_finite_losses(results)
         assert float(results["phase"]) == phase
-        assert all(changed(model.generator_variables, generator_before)) == completion_moves
-        assert any(changed(model.generator_variables, generator_before)) == completion_moves
-        assert all(changed(model.discriminator_variables, discriminator_before)) == (
-            discriminator_moves
+        generator_changed = model_checks.changed(model.generator_variables, generator_before)
+        discriminator_changed = model_checks.changed(
+            model.discriminator_variables, discriminator_before
         )
-        assert any(changed(model.discriminator_variables, discriminator_before)) == (
-            discriminator_moves
-        )
+        assert all(generator_changed) == any(generator_changed) == completion_moves
+        assert all(discriminator_changed) == any(discriminator_changed) == discriminator_moves
         if phase == 1:  # no adversarial term yet
             assert float(results["completion_loss"]) == float(results["reconstruction_loss"])
     assert int(model.generator_optimizer.iterations) == 2
@@ -239,12 +218,12 @@ def test_resume_across_the_phase_boundary(tmp_path):
     resumed.compile()
     assert int(resumed.train_steps) == 1 and int(resumed.phase()) == 1
     for expected_phase, completion_moves in ((1, True), (2, False)):
-        before = snapshot(resumed.generator_variables)
-        discriminator_before = snapshot(resumed.discriminator_variables)
+        before = model_checks.snapshot(resumed.generator_variables)
+        discriminator_before = model_checks.snapshot(resumed.discriminator_variables)
         results = resumed.train_step(make_batch(seed=expected_phase))
         assert float(results["phase"]) == expected_phase
-        assert any(changed(resumed.generator_variables, before)) == completion_moves
-        assert any(changed(resumed.discriminator_variables, discriminator_before)) == (
+        assert any(model_checks.changed(resumed.generator_variables, before)) == completion_moves
+        assert any(model_checks.changed(resumed.discriminator_variables, discriminator_before)) == (
             not completion_moves
         )
     assert int(resumed.train_steps) == 3
@@ -252,22 +231,17 @@ def test_resume_across_the_phase_boundary(tmp_path):
 
 def test_config_and_keras_file_round_trip(model, tmp_path):
     config = model.get_config()
-    assert GlobalLocalInpainter.from_config(config).get_config() == config
     assert config["mean_pixel"] == [0.4560, 0.4472, 0.4155] and config["alpha"] == 0.0004
-    batch = make_batch()
-    model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert isinstance(reloaded, GlobalLocalInpainter) and reloaded.phases == (2, 1, 5)
-    np.testing.assert_allclose(np.asarray(reloaded(batch)), np.asarray(model(batch)), atol=1e-6)
+    reloaded = model_checks.assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
+    assert reloaded.phases == (2, 1, 5)
 
 
-def test_mixed_float16_train_step_is_finite(restore_policy):
-    keras.config.set_dtype_policy("mixed_float16")
-    model = GlobalLocalInpainter(**TINY, phases=(0, 0, 5))
-    model.compile()
-    results = model.train_step(make_batch())
-    assert all(np.isfinite(float(value)) for value in results.values()), results
-    assert model(make_batch()).dtype == "float32"
+def test_mixed_float16_train_step_is_finite():
+    with dtype_policy_scope("mixed_float16"):
+        model = GlobalLocalInpainter(**TINY, phases=(0, 0, 5))
+        model.compile()
+        model_checks.assert_finite_losses(model.train_step(make_batch()))
+        assert model(make_batch()).dtype == "float32"
 
 
 def test_fit_reports_the_current_phase():

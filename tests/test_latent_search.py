@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.latent_search import LatentSearchInpainter
+import model_checks
 
 TINY = {"image_size": 32, "width": 4, "latent_dim": 8, "search_steps": 3, "candidates": 2}
 PYTHON_FUNCTION_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
@@ -44,26 +46,17 @@ def trained():
 def test_forward_any_size_keeps_known_pixels(size):
     model = LatentSearchInpainter(seed=0, **TINY)
     batch = make_batch(*size)
-    output = np.asarray(model(as_tensors(batch)))
-    assert output.shape == (2, *size, 3) and output.dtype == np.float32
-    assert np.isfinite(output).all()
-    known = batch["mask"][..., 0] == 0
-    np.testing.assert_array_equal(output[known], batch["image"][known])
+    model_checks.assert_composited(batch, model(as_tensors(batch)))
 
 
 def test_train_step_losses_and_every_weight_moves():
     model = LatentSearchInpainter(seed=0, **TINY)
     model.compile()
-    before = [v.numpy().copy() for v in model.trainable_variables]
-    results = {k: float(v) for k, v in tf.function(model.train_step)(as_tensors(make_batch())).items()}
+    before = model_checks.snapshot(model.trainable_variables)
+    results = tf.function(model.train_step)(as_tensors(make_batch()))
     assert set(results) == set(LatentSearchInpainter.loss_terms)
-    assert all(np.isfinite(list(results.values())))
-    unchanged = [
-        v.path
-        for v, old in zip(model.trainable_variables, before)
-        if np.array_equal(v.numpy(), old)
-    ]
-    assert not unchanged
+    model_checks.assert_finite_losses(results)
+    model_checks.assert_every_weight_moved(model.trainable_variables, before)
     assert len(model.trainable_variables) == len(model.generator.trainable_variables) + len(
         model.discriminator.trainable_variables
     )
@@ -150,38 +143,23 @@ def test_exported_search_graph_has_no_python_function_ops(tmp_path):
 
 def test_config_and_keras_file_round_trip(tmp_path):
     model = LatentSearchInpainter(seed=5, blend=False, prior_weight=0.01, **TINY)
-    clone = LatentSearchInpainter.from_config(model.get_config())
-    assert clone.get_config() == model.get_config()
-    model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert isinstance(reloaded, LatentSearchInpainter)
-    assert reloaded.get_config() == model.get_config()
-    batch = as_tensors(make_batch())
     # Both start from the same seed state, so the searches draw the same codes.
-    np.testing.assert_allclose(np.asarray(reloaded(batch)), np.asarray(model(batch)), atol=1e-6)
+    model_checks.assert_config_and_keras_file_round_trip(model, tmp_path, as_tensors(make_batch()))
 
 
 def test_mixed_float16_train_step_and_search_are_finite():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy_scope("mixed_float16"):
         model = LatentSearchInpainter(seed=0, **TINY)
         model.compile()
         assert model.generator.compute_dtype == "float16"
-        results = tf.function(model.train_step)(as_tensors(make_batch()))
-        assert all(np.isfinite(float(v)) for v in results.values())
-        output = model(as_tensors(make_batch()))
-        assert output.dtype == tf.float32 and np.isfinite(output.numpy()).all()
-    finally:
-        keras.config.set_dtype_policy(previous)
+        model_checks.assert_finite_losses(tf.function(model.train_step)(as_tensors(make_batch())))
+        model_checks.assert_float32_finite_output(model, as_tensors(make_batch()))
 
 
 def test_fit_one_step_on_a_dataset_of_dicts():
     model = LatentSearchInpainter(seed=0, **TINY)
     model.compile()
-    history = model.fit(tf.data.Dataset.from_tensors(make_batch()), epochs=1, verbose=0)
-    assert set(LatentSearchInpainter.loss_terms) <= set(history.history)
-    assert int(model.train_steps.numpy()) == 1
+    model_checks.fit_one_step(model, make_batch())
 
 
 def test_summary_images_are_generator_samples():

@@ -7,15 +7,7 @@ import pytest
 from keras_inpaint.layers import PartialConv2D
 from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.partial_conv import PartialConvInpainter
-from model_checks import (
-    assert_composited,
-    assert_config_and_keras_file_round_trip,
-    assert_every_weight_moved,
-    assert_finite_losses,
-    assert_float32_finite_output,
-    fit_one_step,
-    snapshot,
-)
+import model_checks
 from model_checks import quarter_holes_batch as make_batch
 
 TINY = {"image_size": 32, "depth": 3, "width": 4}
@@ -54,7 +46,7 @@ def test_paper_architecture():
 def test_forward_shapes_finite_and_known_pixels_exact(model, height, width):
     batch = make_batch(height, width)
     output = np.asarray(model(batch))
-    assert_composited(batch, output)
+    model_checks.assert_composited(batch, output)
     assert output.min() >= 0.0 and output.max() <= 1.0
 
 
@@ -74,10 +66,10 @@ def test_train_step_losses_and_every_weight_moves():
     error = np.abs(output - batch["image"])
     expected_valid = np.mean((1 - batch["mask"]) * error)
     expected_hole = np.mean(batch["mask"] * error)
-    before = snapshot(model.trainable_variables)
+    before = model_checks.snapshot(model.trainable_variables)
     results = {k: float(v) for k, v in model.train_step(batch).items()}
     assert set(results) == set(model.loss_terms)
-    assert_finite_losses(results)
+    model_checks.assert_finite_losses(results)
     np.testing.assert_allclose(results["valid"], expected_valid, rtol=1e-4)
     np.testing.assert_allclose(results["hole"], expected_hole, rtol=1e-4)
     weights = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
@@ -86,7 +78,7 @@ def test_train_step_losses_and_every_weight_moves():
     )
     assert len(model.trainable_variables) == len(model.generator.trainable_variables) > 0
     assert not model.extractor.trainable_variables
-    assert_every_weight_moved(model.trainable_variables, before)
+    model_checks.assert_every_weight_moved(model.trainable_variables, before)
 
 
 def test_fine_tune_freezes_encoder_batch_norm_and_lowers_learning_rate():
@@ -107,7 +99,7 @@ def test_fine_tune_freezes_encoder_batch_norm_and_lowers_learning_rate():
 def test_config_and_keras_file_round_trip(model, tmp_path):
     config = model.get_config()
     assert config["depth"] == 3 and config["vgg_weights"] is None and config["fine_tune"] is False
-    assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
+    model_checks.assert_config_and_keras_file_round_trip(model, tmp_path, make_batch())
 
 
 def test_fit_one_step_under_mixed_float16():
@@ -115,8 +107,8 @@ def test_fit_one_step_under_mixed_float16():
         model = PartialConvInpainter(**TINY)
         model.compile()
         assert isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
-        fit_one_step(model, make_batch())
-        assert_float32_finite_output(model, make_batch())
+        model_checks.fit_one_step(model, make_batch())
+        model_checks.assert_float32_finite_output(model, make_batch())
 
 
 @pytest.mark.parametrize("kwargs", [{"depth": 0}, {"width": 2.5}])

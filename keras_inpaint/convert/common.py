@@ -337,13 +337,7 @@ def converted_model_card(metadata, entry):
         "",
         *(ignored or ["  - none present"]),
         "",
-        "## Use",
-        "",
-        "```python",
-        "from keras_inpaint import zoo, inpaint",
-        "model = zoo.load(\"path/to/this/folder\")",
-        "result = inpaint(\"photo.png\", \"mask.png\", model=model)  # mask: white = hole",
-        "```",
+        *zoo.card_usage_lines('"path/to/this/folder"'),
         "",
         "Serve it with `keras-inpaint export path/to/this/folder models/NAME` and TF Serving.",
         "",
@@ -354,6 +348,3 @@ def converted_model_card(metadata, entry):
         "",
     ]
     return "\n".join(lines)
-
-
-# ---- command line -----------------------------------------------------------------------------

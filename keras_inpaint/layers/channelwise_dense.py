@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_inpaint.layers.weight_arguments import weight_arguments_config
+
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
 class ChannelwiseDense(keras.layers.Layer):
@@ -106,17 +108,7 @@ class ChannelwiseDense(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
-            }
-        )
+        config.update(weight_arguments_config(self))
         return config
 
 

@@ -6,6 +6,7 @@ from keras import ops
 from keras_inpaint.layers.padding import MIRROR_PADDING_MODES
 from keras_inpaint.layers.padding import pad_like_same
 from keras_inpaint.layers.padding import standardize_padding
+from keras_inpaint.layers.weight_arguments import weight_arguments_config
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
@@ -140,13 +141,7 @@ class GatedConv2D(keras.layers.Layer):
                 "padding": self.padding,
                 "dilation_rate": self.dilation_rate,
                 "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                **weight_arguments_config(self),
             }
         )
         return config

@@ -31,8 +31,9 @@ class VGG16FeatureExtractor(keras.layers.Layer):
     """Frozen VGG16 (Simonyan & Zisserman 2015) feature maps of images in [0, 1].
 
     Builds ``keras.applications.VGG16(include_top=False)`` with input ``[B, H, W, 3]`` of any
-    height and width and returns the outputs of `layer_names` (Liu et al. 2018 use pool1, pool2 and pool3). Each pool halves H and W,
-    so pool3 needs images of at least 8x8. Never trainable.
+    height and width and returns the outputs of `layer_names` (Liu et al. 2018 use pool1,
+    pool2 and pool3). Each pool halves H and W, so pool3 needs images of at least 8x8. Never
+    trainable.
 
     Weights: ``"imagenet"`` downloads Keras' ImageNet weights (needs the network); a path
     loads a Keras VGG16 no-top weights file (``.h5`` / ``.weights.h5``); ``None`` keeps

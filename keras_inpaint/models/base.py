@@ -195,7 +195,8 @@ class InpaintingModel(keras.Model):
         Args:
             generator_optimizer: a `keras.optimizers.Optimizer`; the paper's by default.
             discriminator_optimizer: likewise for the discriminator(s), if the model has one.
-            **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``, ``steps_per_execution``).
+            **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``,
+                ``steps_per_execution``).
         """
         defaults = self.default_optimizers()
         generator_optimizer = generator_optimizer or defaults["generator"]

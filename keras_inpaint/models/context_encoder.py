@@ -6,11 +6,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from keras_inpaint.layers import ChannelwiseDense
-from keras_inpaint.losses import (
-    masked_l2,
-    nonsaturating_discriminator_loss,
-    nonsaturating_generator_loss,
-)
+from keras_inpaint.losses import masked_l2
 from keras_inpaint.models.base import (
     InpaintingModel,
     binarize_mask,
@@ -22,6 +18,7 @@ from keras_inpaint.models.base import (
 from keras_inpaint.models.dcgan import (
     batch_norm,
     build_dcgan_discriminator,
+    dcgan_losses,
     downsampling_stack,
     num_scales,
     resize_to_image,
@@ -304,17 +301,14 @@ class ContextEncoder(InpaintingModel):
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             fill = self._fill(image, hole, training=True)
             completed = composite(image, hole, fill)
-            real_logits = ops.cast(self.discriminator(to_signed(image), training=True), "float32")
-            fake_logits = ops.cast(
-                self.discriminator(to_signed(completed), training=True), "float32"
+            adversarial, discriminator_loss = dcgan_losses(
+                self.discriminator, to_signed(image), to_signed(completed)
             )
             reconstruction = self._reconstruction_loss(image, fill, hole)
-            adversarial = nonsaturating_generator_loss(fake_logits)
             generator_loss = (
                 self.reconstruction_weight * reconstruction
                 + self.adversarial_weight * adversarial
             )
-            discriminator_loss = nonsaturating_discriminator_loss(real_logits, fake_logits)
             scaled_generator, scaled_discriminator = self.scale_losses(
                 generator_loss, discriminator_loss
             )

@@ -85,9 +85,10 @@ class ContextualAttentionInpainter(InpaintingModel):
     every WGAN loss and never trains) unless `reference_compatibility` is set.
 
     **Losses** (sec. 3.1 and 4; the weights are those of the authors' released v1 config
-    ``inpaint.yml``, whose names are given with each argument below). With y the real image, x1 / x2 the coarse / refined
-    outputs, w = `spatial_discount_weights` (gamma ** l on hole pixels, l the distance to the
-    nearest known pixel, 0 on known pixels) and D_g, D_l the critics:
+    ``inpaint.yml``, whose names are given with each argument below). With y the real image,
+    x1 / x2 the coarse / refined outputs, w = `spatial_discount_weights` (gamma ** l on hole
+    pixels, l the distance to the nearest known pixel, 0 on known pixels) and D_g, D_l the
+    critics:
 
         l1_loss   = (coarse_l1_weight * sum(w |y - x1|) + sum(w |y - x2|)) / (3 sum(w))
         ae_loss   = (coarse_l1_weight * sum((1-m) |y - x1|) + sum((1-m) |y - x2|)) / (3 sum(1-m))

@@ -28,6 +28,9 @@ The networks have a fixed input size (their flattening or channel-wise layers ne
 `resize_to_network` and `resize_to_image` serve images of other sizes: the image and its hole
 are resized to the network size (any output pixel touched by a hole pixel becomes a hole) and
 the network's fill is resized back, to be composited into the full-resolution hole.
+
+`dcgan_losses` is the adversarial game both models train with (the discriminator's
+non-saturating losses on real and generated images).
 """
 
 import math
@@ -35,6 +38,11 @@ import math
 import keras
 import tensorflow as tf
 from keras import layers, ops
+
+from keras_inpaint.losses.adversarial import (
+    nonsaturating_discriminator_loss,
+    nonsaturating_generator_loss,
+)
 
 SMALLEST_MAP_SIZE = 4
 """Height or width (pixels) of the coarsest feature map of the DCGAN networks."""
@@ -115,6 +123,32 @@ def _strided_conv(layer_class, filters, name):
         use_bias=False,
         kernel_initializer=_kernel_initializer(),
         name=name,
+    )
+
+
+def dcgan_losses(discriminator, real, fake):
+    """The DCGAN losses of `discriminator` D on `real` and `fake` images (Goodfellow et al.
+    2014, non-saturating form; Radford et al. 2016):
+
+        generator_loss = -mean log D(fake),
+        discriminator_loss = -mean [log D(real) + log(1 - D(fake))],
+
+    with D's logits computed in training mode and cast to float32 (see
+    `keras_inpaint.losses.adversarial`).
+
+    Args:
+        discriminator: a model mapping ``[B, H, W, 3]`` images in [-1, 1] to logits ``[B, 1]``.
+        real: ``[B, H, W, 3]`` real images in [-1, 1].
+        fake: ``[B, H, W, 3]`` generated (or completed) images in [-1, 1].
+
+    Returns:
+        ``(generator_loss, discriminator_loss)``, float32 scalars.
+    """
+    real_logits = ops.cast(discriminator(real, training=True), "float32")
+    fake_logits = ops.cast(discriminator(fake, training=True), "float32")
+    return (
+        nonsaturating_generator_loss(fake_logits),
+        nonsaturating_discriminator_loss(real_logits, fake_logits),
     )
 
 

@@ -4,12 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_inpaint.losses import (
-    context_loss,
-    nonsaturating_discriminator_loss,
-    nonsaturating_generator_loss,
-    prior_loss,
-)
+from keras_inpaint.losses import context_loss, prior_loss
 from keras_inpaint.models.base import (
     InpaintingModel,
     binarize_mask,
@@ -20,6 +15,7 @@ from keras_inpaint.models.base import (
 from keras_inpaint.models.dcgan import (
     build_dcgan_discriminator,
     build_dcgan_generator,
+    dcgan_losses,
     resize_to_image,
     resize_to_network,
 )
@@ -227,10 +223,9 @@ class LatentSearchInpainter(InpaintingModel):
         z = self.sample_latent(ops.shape(image)[0], self.training_seed_generator)
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             generated = ops.cast(self.generator(z, training=True), "float32")
-            real_logits = ops.cast(self.discriminator(to_signed(image), training=True), "float32")
-            fake_logits = ops.cast(self.discriminator(generated, training=True), "float32")
-            generator_loss = nonsaturating_generator_loss(fake_logits)
-            discriminator_loss = nonsaturating_discriminator_loss(real_logits, fake_logits)
+            generator_loss, discriminator_loss = dcgan_losses(
+                self.discriminator, to_signed(image), generated
+            )
             scaled_generator, scaled_discriminator = self.scale_losses(
                 generator_loss, discriminator_loss
             )
