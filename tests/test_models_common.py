@@ -121,3 +121,22 @@ def test_cli_trains_on_mocked_tfds_with_mixed_precision(name, tmp_path):
         "--image-size", size, "--batch-size", "2", "--steps", "1",
         "--mixed-precision", "bfloat16", *tiny_set_args(name)])
     assert (tmp_path / "model.weights.h5").exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exported_saved_model_serves_like_the_keras_model(name, tmp_path):
+    from keras_inpaint.export import export_saved_model
+    from test_export import keras_reference, uint8_inputs
+
+    model = tiny(name)
+    height, width = model.image_size
+    image, mask = uint8_inputs(height, width)
+    served = tf.saved_model.load(str(export_saved_model(model, tmp_path / name)))
+    output = served.signatures["serving_default"](
+        image=tf.constant(image), mask=tf.constant(mask))["inpainted"].numpy()
+    assert output.dtype == np.uint8 and output.shape == image.shape
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(output[known], image[known])
+    if name != "latent_search":  # the search draws new random codes on every call
+        difference = np.abs(output.astype(int) - keras_reference(model, image, mask).astype(int))
+        assert difference.max() <= 1
