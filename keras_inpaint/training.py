@@ -26,7 +26,6 @@ uninterrupted run would have seen.
 """
 
 import ast
-import importlib
 import json
 import os
 import shutil
@@ -182,7 +181,7 @@ def train(
                 f"received {mixed_precision!r}"
             )
         keras.config.set_dtype_policy(MIXED_PRECISION_POLICIES[mixed_precision])
-    model_class = _resolve_model_class(model)
+    model_class = get_model_class(model)
     masks = masks or model_class.default_masks
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     run_config = {
@@ -279,13 +278,6 @@ def train(
     if report and verbose:
         print(report)
     return net
-
-
-def _resolve_model_class(model):
-    if ":" in model:
-        module_name, class_name = model.split(":", 1)
-        return getattr(importlib.import_module(module_name), class_name)
-    return get_model_class(model)
 
 
 def _write_scalars(writer, values, step):

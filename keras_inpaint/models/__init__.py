@@ -17,7 +17,11 @@ MODELS = {
 
 
 def get_model_class(name):
-    """The model class registered under `name` (canonical names only; see `keras_inpaint.zoo`)."""
+    """The model class registered under `name` (canonical names only; see `keras_inpaint.zoo`),
+    or, for ``"package.module:Class"``, a user's own `InpaintingModel` subclass."""
+    if ":" in name:
+        module_name, class_name = name.split(":", 1)
+        return getattr(importlib.import_module(module_name), class_name)
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}")
     module_name, class_name = MODELS[name].split(":")
