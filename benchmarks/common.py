@@ -10,10 +10,16 @@ Peak memory is TensorFlow's own allocator statistic for the CPU device
 tensors TensorFlow holds during the call, live inputs included; not Python objects and not the
 process's resident set size. Checked on TensorFlow 2.21 CPU: an 8x128x128x64 float32 input
 (32 MiB) convolved to 64 channels reports a 64 MiB peak (input and output); the same
-convolution compiled with XLA reports 96 MiB, so XLA's buffers are counted as well.
+convolution compiled with XLA reports 96 MiB, so XLA's buffers are counted as well. Only
+allocations of 256 KiB or more are counted: the statistic is that of oneDNN's CPU allocator
+(TensorFlow's default on x86; with ``TF_ENABLE_ONEDNN_OPTS=0`` there is none), whose pool for
+smaller allocations keeps no statistics (checked: a 200,000-byte tensor adds 0 bytes, a
+262,144-byte one 262,144). Activations at image sizes are counted; most weights of a
+convolutional network (a 3x3x64x64 kernel is 144 KiB) are not.
 """
 
 import argparse
+import inspect
 import os
 import platform
 import re
@@ -32,6 +38,8 @@ MEMORY_DEVICE = "CPU:0"
 BYTES_PER_MIB = 2**20
 FLOPS_PER_MULTIPLY_ADD = 2
 JIT_MODES = ("graph", "xla")
+TRAIN_HOLE_FRACTION = 0.25
+"""Area of the per-sample rectangular holes in the training batches (`training_batch`)."""
 
 
 def benchmark_parser(description, repeats, warmup=1):
@@ -135,8 +143,39 @@ def medians_or_errors(functions, warmup, repeats):
     return results
 
 
+def training_call(model, batch, jit_compile):
+    """A zero-argument callable running ``model.train_step(batch)`` in a `tf.function`."""
+    function = compiled(model.train_step, jit_compile)
+    return lambda: function(batch)
+
+
+def training_timings(model, batch, modes, warmup, repeats):
+    """``{jit_compile: median seconds of one train step, or the exception}`` for `modes`.
+
+    Compiles `model` (its paper optimizers), then times ``model.train_step(batch)`` in one
+    `tf.function` per mode, interleaved (`medians_or_errors`: a mode that fails, e.g. without
+    an XLA kernel, drops out alone). An error in compiling is every mode's result.
+    """
+    try:
+        model.compile()
+    except Exception as error:  # noqa: BLE001 -- a failed measurement is a table entry
+        return dict.fromkeys(modes, error)
+    functions = {jit: training_call(model, batch, jit) for jit in modes}
+    return medians_or_errors(functions, warmup, repeats)
+
+
+def training_batch(batch, height, width, seed=0):
+    """``{"image", "mask"}``: `batch` random images of `height` x `width` with per-sample
+    rectangular holes of `TRAIN_HOLE_FRACTION` of the area."""
+    return {
+        "image": random_images((batch, height, width, 3), seed=seed),
+        "mask": rectangle_hole_masks(batch, height, width, TRAIN_HOLE_FRACTION, seed=seed),
+    }
+
+
 def peak_memory_bytes(function):
-    """Peak bytes held by TensorFlow's CPU allocator while `function()` runs (see module doc).
+    """Peak bytes held by TensorFlow's CPU allocator while `function()` runs (see module doc:
+    allocations under 256 KiB are not counted).
 
     Call `function` once before (tracing and compilation allocate too, and are not what is
     being measured).
@@ -157,6 +196,11 @@ def compiled(function, jit_compile):
 
 def jit_label(jit_compile):
     return "xla" if jit_compile else "graph"
+
+
+def default_argument(model_class, name):
+    """The default value of the constructor argument `name` of `model_class`."""
+    return inspect.signature(model_class.__init__).parameters[name].default
 
 
 def random_images(shape, seed=0):
@@ -218,6 +262,16 @@ def print_report(title, notes, headers, rows):
 
 def milliseconds(seconds):
     return f"{1000.0 * seconds:.1f}"
+
+
+def images_per_second(batch):
+    """A cell formatter: seconds of one step on `batch` images -> images per second."""
+    return lambda seconds: f"{batch / seconds:.2f}"
+
+
+def result_cell(result, formatter):
+    """`formatter(result)`, or `describe_error(result)` when the measurement raised."""
+    return describe_error(result) if isinstance(result, Exception) else formatter(result)
 
 
 def describe_error(error, max_length=160):

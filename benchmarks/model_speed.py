@@ -27,14 +27,15 @@ others go on. Progress goes to stderr.
         [--sizes 256 512] [--train-size 128] [--batch 4] [--search-steps 10] [--repeats 3]
 """
 
-import inspect
 import sys
 import time
 
 from benchmarks.common import (
+    TRAIN_HOLE_FRACTION,
     benchmark_parser,
     compiled,
-    describe_error,
+    default_argument,
+    images_per_second,
     jit_label,
     jit_modes,
     medians_or_errors,
@@ -43,11 +44,13 @@ from benchmarks.common import (
     print_report,
     random_images,
     rectangle_hole_masks,
+    result_cell,
+    training_batch,
+    training_timings,
 )
 from keras_inpaint.models import MODELS, get_model_class
 
 HOLE_FRACTION = 0.1
-TRAIN_HOLE_FRACTION = 0.25
 LATENT_SEARCH = "latent_search"
 QUICK_SETTINGS = {
     "models": ["gated_conv", LATENT_SEARCH],
@@ -81,10 +84,6 @@ def is_fully_convolutional(model):
     return len(shape) == 4 and shape[1] is None and shape[2] is None
 
 
-def default_argument(model_class, name):
-    return inspect.signature(model_class.__init__).parameters[name].default
-
-
 def inference_batch(size):
     return {
         "image": random_images((1, size, size, 3)),
@@ -97,18 +96,10 @@ def inference_call(model, batch, jit_compile):
     return lambda: function(batch)
 
 
-def training_call(model, batch, jit_compile):
-    function = compiled(model.train_step, jit_compile)
-    return lambda: function(batch)
-
-
 def timing_row(label, width, size, results, modes, formatter):
     """`label`, width, size, one cell per mode (`results[jit]`: seconds or an exception) and
     the XLA speed-up (graph seconds / XLA seconds) when both modes were measured."""
-    cells = [
-        describe_error(result) if isinstance(result, Exception) else formatter(result)
-        for result in (results[jit] for jit in modes)
-    ]
+    cells = [result_cell(results[jit], formatter) for jit in modes]
     if len(modes) == 2:
         graph, xla = (results[jit] for jit in modes)
         measured = not isinstance(graph, Exception) and not isinstance(xla, Exception)
@@ -190,22 +181,12 @@ def training_row(name, model_class, args):
     size_text = f"{args.train_size}x{args.train_size}, batch {args.batch}"
     try:
         model = model_class(image_size=args.train_size, **width)
-        model.compile()
     except Exception as error:  # noqa: BLE001 -- e.g. a size the architecture cannot take
         failed = dict.fromkeys(modes, error)
         return timing_row(name, args.width, size_text, failed, modes, milliseconds)
-    batch = {
-        "image": random_images((args.batch, args.train_size, args.train_size, 3)),
-        "mask": rectangle_hole_masks(
-            args.batch, args.train_size, args.train_size, TRAIN_HOLE_FRACTION, seed=0
-        ),
-    }
-    results = medians_or_errors(
-        {jit: training_call(model, batch, jit) for jit in modes}, args.warmup, args.repeats
-    )
-    return timing_row(
-        name, model.width, size_text, results, modes, lambda seconds: f"{args.batch / seconds:.2f}"
-    )
+    batch = training_batch(args.batch, args.train_size, args.train_size)
+    results = training_timings(model, batch, modes, args.warmup, args.repeats)
+    return timing_row(name, model.width, size_text, results, modes, images_per_second(args.batch))
 
 
 def main():

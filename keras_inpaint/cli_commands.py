@@ -18,6 +18,7 @@ input are ValueError / FileNotFoundError, which the CLI prints as one line with 
 Heavy modules are imported by the handlers, so building the parser stays fast (no TensorFlow).
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -96,30 +97,52 @@ def add_evaluate_parser(subparsers):
         help="score methods per hole-ratio bin (keras_inpaint.evaluation.evaluate)",
         description="Score zoo models and classical fills side by side on photos and masks.",
     )
-    parser.add_argument("models", nargs="+", help="zoo names, preset folders or .keras files")
+    parser.add_argument(
+        "models",
+        nargs="+",
+        help="zoo names, preset folders or .keras files; LABEL=PATH names a column (e.g. "
+        "gated_conv=runs/gc/model.keras)",
+    )
     parser.add_argument("--images", required=True, help="folder of photos")
     parser.add_argument("--masks", required=True, help="folder of masks (white = hole)")
     parser.add_argument("--size", type=int, default=256, help="evaluation resolution")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N masks")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=None, help="write the Markdown report here")
+    parser.add_argument("--json", default=None,
+                        help="write the scores as JSON here (`keras-inpaint publish --evaluation`)")
     parser.add_argument("--contact-sheet", default=None, help="write a PNG contact sheet here")
+    parser.add_argument("--contact-rows", type=int, default=4, help="rows of the contact sheet")
     parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args):
     from keras_inpaint import evaluation, zoo
 
-    methods = {name: zoo.load(name) for name in args.models}
+    methods = {}
+    for argument in args.models:
+        label, sep, source = argument.partition("=")
+        if not sep:
+            label, source = argument, argument
+        if label in methods:
+            raise ValueError(f"two methods are labelled {label!r}; use LABEL=PATH to rename one")
+        methods[label] = zoo.load(source)
     scores = evaluation.evaluate(
         methods, args.images, args.masks, size=args.size, limit=args.limit,
         batch_size=args.batch_size, contact_sheet=args.contact_sheet,
+        contact_rows=args.contact_rows,
     )
     report = evaluation.comparison_markdown(scores)
     print(report)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(report + "\n")
+        Path(args.out).write_text(report + "\n", encoding="utf-8")
+    if args.json:
+        protocol = {"images": str(args.images), "masks": str(args.masks), "size": args.size,
+                    "limit": args.limit}
+        Path(args.json).write_text(
+            json.dumps(evaluation.report_json(scores, **protocol), indent=2) + "\n",
+            encoding="utf-8",
+        )
 
 
 # ---- inpaint ---------------------------------------------------------------------------------
@@ -350,15 +373,25 @@ def add_publish_parser(subparsers):
     )
     parser.add_argument("--float16", action="store_true", help="store weights as float16")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument(
+        "--evaluation",
+        default=None,
+        help="a `keras-inpaint evaluate --json` report with a column named like the preset: "
+        "its scores, and the classical fills', go into the metadata and the model card",
+    )
+    parser.add_argument("--notes", default=None,
+                        help="a Markdown file added to the model card under Notes")
     parser.set_defaults(handler=run_publish)
 
 
 def run_publish(args):
     from keras_inpaint import zoo
 
+    notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else None
     path = zoo.publish(
         args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
-        float16=args.float16, overwrite=args.overwrite,
+        float16=args.float16, overwrite=args.overwrite, evaluation=args.evaluation,
+        notes=notes,
     )
     print(f"wrote {path}")
 

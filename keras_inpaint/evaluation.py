@@ -8,7 +8,10 @@ method sees the same pairs; scores are computed on the composited output
 (`keras_inpaint.metrics.BinnedScores`) and reported per hole-ratio bin of the resized mask.
 
     keras-inpaint evaluate gated_conv telea navier_stokes --images kodak24/ --masks masks/ \
-        --size 256 --out report.md --contact-sheet sheet.png
+        --size 256 --out report.md --json report.json --contact-sheet sheet.png
+
+The JSON report (`report_json`) is what `keras_inpaint.zoo.publish` reads to put a model's
+scores, and the classical fills' scores on the same pairs, into its model card.
 """
 
 import numpy as np
@@ -18,8 +21,10 @@ from keras_inpaint.data import list_image_files, load_image
 from keras_inpaint.masks import load_mask
 from keras_inpaint.metrics import BinnedScores
 
-TABLE_SCORES = (("l1_percent", "L1 (%)", "{:.3f}"), ("psnr", "PSNR (dB)", "{:.2f}"),
-                ("ssim", "SSIM", "{:.4f}"))
+TABLE_SCORES = (("l1_percent", "L1 (%)", "{:.3f}"), ("l2_percent", "L2 (%)", "{:.3f}"),
+                ("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"))
+"""(key, label, format) of the scores in the Markdown tables: masked L1 and L2 in % of the
+[0, 1] range (lower is better), PSNR in dB and SSIM (higher is better)."""
 
 
 def centre_square(image, size):
@@ -58,14 +63,18 @@ def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
         size: evaluation resolution.
         limit: use only the first `limit` masks (sorted by name).
         batch_size: images per call.
-        contact_sheet: a PNG path for a picture of the first `contact_rows` pairs: input with
+        contact_sheet: a PNG path for a picture of `contact_rows` pairs spread evenly over
+            the mask list (so over the hole-ratio bins when masks are named by bin): input with
             the hole greyed, mask, then each method's output.
+        contact_rows: rows of the contact sheet.
     """
     if not methods:
         raise ValueError("evaluate needs at least one method")
     scores = {name: BinnedScores() for name in methods}
     sheet_rows = []
     pairs = list(evaluation_pairs(images_dir, masks_dir, size=size, limit=limit))
+    sheet_pairs = set(np.linspace(0, len(pairs) - 1, min(contact_rows, len(pairs)))
+                      .round().astype(int).tolist())
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
         batch = {"image": np.stack([p[0] for p in chunk]), "mask": np.stack([p[1] for p in chunk])}
@@ -73,8 +82,9 @@ def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
         for name, method in methods.items():
             outputs[name] = np.asarray(method(batch), np.float32)
             scores[name].update(batch["image"], outputs[name], batch["mask"])
-        for row in range(min(len(chunk), contact_rows - len(sheet_rows))):
-            sheet_rows.append(_sheet_row(batch, outputs, row))
+        for row in range(len(chunk)):
+            if start + row in sheet_pairs:
+                sheet_rows.append(_sheet_row(batch, outputs, row))
     if contact_sheet is not None:
         Image.fromarray(np.concatenate(sheet_rows, axis=0)).save(contact_sheet)
     return scores
@@ -88,15 +98,32 @@ def _sheet_row(batch, outputs, index):
 
 
 def comparison_markdown(scores):
-    """One Markdown table: a row per hole-ratio bin, L1 / PSNR / SSIM columns per method."""
-    names = list(scores)
-    tables = {name: scores[name].table() for name in names}
-    header = ["hole ratio", "images"] + [f"{name} {label}" for _, label, _ in TABLE_SCORES
-                                         for name in names]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row_index, row in enumerate(tables[names[0]]):
-        cells = [row["bin"], str(row["count"])]
-        for key, _, fmt in TABLE_SCORES:
+    """Markdown: one table per score (`TABLE_SCORES`), a row per hole-ratio bin, a column per
+    method. `scores` is `evaluate`'s result or `report_json`'s ``"methods"``."""
+    tables = {name: _rows(value) for name, value in scores.items()}
+    names = list(tables)
+    sections = []
+    for key, label, fmt in TABLE_SCORES:
+        header = ["hole ratio", "images", *names]
+        lines = [f"**{label}**", "", "| " + " | ".join(header) + " |",
+                 "|" + " --- |" * len(header)]
+        for row_index, row in enumerate(tables[names[0]]):
+            cells = [row["bin"], str(row["count"])]
             cells += [fmt.format(tables[name][row_index][key]) for name in names]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            lines.append("| " + " | ".join(cells) + " |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def _rows(value):
+    """Table rows of a `BinnedScores` or rows already (from a JSON report)."""
+    return value.table() if hasattr(value, "table") else value
+
+
+def report_json(scores, **protocol):
+    """A JSON-ready report: ``{"protocol": protocol, "methods": {name: table rows}}``.
+
+    `protocol` records how the scores were measured (e.g. ``images``, ``masks``, ``size``,
+    ``limit``), so a reader can tell whether two reports are comparable.
+    """
+    return {"protocol": protocol, "methods": {name: _rows(value) for name, value in scores.items()}}

@@ -16,6 +16,10 @@ A run directory holds:
   leaves the previous checkpoint loadable;
 - ``logs/``: TensorBoard scalars (every loss term) and images (input, mask, output, plus what
   the model's `summary_images` adds);
+- ``timing.json``: one entry per training session (start time, first and last checkpointed
+  step, wall-clock seconds up to that checkpoint, CPUs and accelerators used) and their total
+  ``seconds``, rewritten at every checkpoint; `keras_inpaint.zoo.publish` copies it into a
+  preset's metadata, so a model card states how long its training took;
 - ``model.keras`` and ``model.weights.h5`` at the end, each written to a temporary file in the
   same folder and renamed into place.
 
@@ -26,10 +30,12 @@ uninterrupted run would have seen.
 """
 
 import ast
+import datetime
 import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import keras
@@ -39,6 +45,7 @@ from keras_inpaint import data as inpaint_data
 from keras_inpaint.models import get_model_class
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+TIMING_FILE = "timing.json"
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
@@ -250,6 +257,7 @@ def train(
         }
 
     writer = tf.summary.create_file_writer(str(output / "logs")) if chief else None
+    clock = _SessionClock(output / TIMING_FILE, start, resume) if chief else None
     progress = None
     if verbose:
         progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
@@ -270,6 +278,8 @@ def train(
             _write_images(writer, net, batch, strategy, step)
         if step % checkpoint_every == 0 or step == steps:
             manager.save(checkpoint_number=step)
+            if clock is not None:
+                clock.record(step)
     if chief:
         _atomic_save(net, output)
     else:
@@ -278,6 +288,39 @@ def train(
     if report and verbose:
         print(report)
     return net
+
+
+class _SessionClock:
+    """Keeps ``timing.json`` up to date: earlier sessions (when resuming) plus this one.
+
+    Only checkpointed progress counts: each write records this session's steps and seconds up
+    to the checkpoint just saved, so steps lost to a kill are not in the total.
+    """
+
+    def __init__(self, path, start_step, resume):
+        self.path = path
+        self.earlier = []
+        if resume and path.is_file():
+            self.earlier = json.loads(path.read_text(encoding="utf-8"))["sessions"]
+        self.session = {
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "from_step": start_step,
+            "to_step": start_step,
+            "seconds": 0.0,
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(),
+            "accelerators": [device.name for device in tf.config.list_logical_devices()
+                             if device.device_type != "CPU"],
+        }
+        self.started = time.monotonic()
+
+    def record(self, step):
+        self.session.update(to_step=step, seconds=round(time.monotonic() - self.started, 1))
+        sessions = [*self.earlier, self.session]
+        _atomic_write_text(self.path, json.dumps(
+            {"seconds": round(sum(s["seconds"] for s in sessions), 1), "sessions": sessions},
+            indent=2,
+        ))
 
 
 def _write_scalars(writer, values, step):

@@ -87,6 +87,10 @@ class ZooEntry:
         title: the paper's title.
         year: publication year.
         classical: True for the OpenCV fills (no weights, nothing to export).
+        paper_command: a ``keras-inpaint train`` command at the paper's scale (data, size
+            and batch as the authors describe them; ``--steps`` only where the paper states a
+            number, GLCIC's 90k + 10k + 500k), quoted in model cards beside the command that
+            trained the zoo's smaller weights.
     """
 
     name: str
@@ -95,6 +99,7 @@ class ZooEntry:
     title: str
     year: int
     classical: bool = False
+    paper_command: str = None
 
     @property
     def preset_dir(self):
@@ -120,17 +125,34 @@ ENTRIES = {
     entry.name: entry
     for entry in (
         ZooEntry("context_encoder", ("pathak2016",), "Pathak et al., CVPR 2016",
-                 "Context Encoders: Feature Learning by Inpainting", 2016),
+                 "Context Encoders: Feature Learning by Inpainting", 2016,
+                 paper_command="keras-inpaint train context_encoder --data PARIS_STREETVIEW "
+                 "--image-size 128 --batch-size 64 --strategy mirrored"),
         ZooEntry("global_local", ("glcic",), "Iizuka et al., SIGGRAPH 2017",
-                 "Globally and Locally Consistent Image Completion", 2017),
+                 "Globally and Locally Consistent Image Completion", 2017,
+                 paper_command="keras-inpaint train global_local --data tfds:places365_small "
+                 "--image-size 256 --batch-size 96 --steps 600000 --mixed-precision float16 "
+                 "--strategy mirrored"),
         ZooEntry("latent_search", ("yeh2017",), "Yeh et al., CVPR 2017",
-                 "Semantic Image Inpainting with Deep Generative Models", 2017),
+                 "Semantic Image Inpainting with Deep Generative Models", 2017,
+                 paper_command="keras-inpaint train latent_search --data CELEBA_FOLDER "
+                 "--image-size 64 --batch-size 64"),
         ZooEntry("contextual_attention", ("deepfill_v1",), "Yu et al., CVPR 2018",
-                 "Generative Image Inpainting with Contextual Attention", 2018),
+                 "Generative Image Inpainting with Contextual Attention", 2018,
+                 paper_command="keras-inpaint train contextual_attention "
+                 "--data tfds:places365_small --image-size 256 --batch-size 16 "
+                 "--mixed-precision float16 --strategy mirrored"),
         ZooEntry("partial_conv", ("pconv",), "Liu et al., ECCV 2018",
-                 "Image Inpainting for Irregular Holes Using Partial Convolutions", 2018),
+                 "Image Inpainting for Irregular Holes Using Partial Convolutions", 2018,
+                 paper_command="keras-inpaint train partial_conv --data PLACES2_512_FOLDER "
+                 "--image-size 512 --batch-size 6 --set vgg_weights=imagenet "
+                 "--mixed-precision float16 --strategy mirrored (then --set fine_tune=True "
+                 "in a new run from those weights)"),
         ZooEntry("gated_conv", ("deepfill_v2",), "Yu et al., ICCV 2019",
-                 "Free-Form Image Inpainting with Gated Convolution", 2019),
+                 "Free-Form Image Inpainting with Gated Convolution", 2019,
+                 paper_command="keras-inpaint train gated_conv --data tfds:places365_small "
+                 "--image-size 256 --batch-size 16 --mixed-precision float16 "
+                 "--strategy mirrored"),
         ZooEntry("telea", (), "Telea, JGT 2004",
                  "An Image Inpainting Technique Based on the Fast Marching Method", 2004,
                  classical=True),
@@ -260,20 +282,31 @@ def default_model():
 
     Among the entries with published weights, the one with the highest measured
     ``scores["psnr"]`` (`RANKING_SCORE`) wins; entries without that score rank below those with
-    it, and ties go to the more recent paper. With no trained entry, OpenCV's Telea fill is
+    it, and ties go to the more recent paper. An entry whose evaluation (see `publish`) shows
+    a classical fill scoring a higher overall PSNR on the same pairs is not a candidate: a
+    network worse than Telea is not the best model. With no candidate, OpenCV's Telea fill is
     the best model available (it is also the baseline the trained models are compared with).
-    The issue's eventual default is ``gated_conv``, which this returns once its weights are
-    published with the best scores.
     """
-    trained = [entry for entry in ENTRIES.values() if has_weights(entry.name)]
-    if not trained:
+    candidates = [entry for entry in ENTRIES.values()
+                  if has_weights(entry.name) and not _beaten_by_a_baseline(entry)]
+    if not candidates:
         return "telea"
 
     def rank(entry):
         score = (read_metadata(entry.preset_dir).get("scores") or {}).get(RANKING_SCORE)
         return (score is not None, -math.inf if score is None else score, entry.year)
 
-    return max(trained, key=rank).name
+    return max(candidates, key=rank).name
+
+
+def _beaten_by_a_baseline(entry):
+    metadata = read_metadata(entry.preset_dir)
+    score = (metadata.get("scores") or {}).get(RANKING_SCORE)
+    baselines = (metadata.get("evaluation") or {}).get("baselines") or {}
+    return score is not None and any(
+        row["bin"] == "all" and row[RANKING_SCORE] > score
+        for rows in baselines.values() for row in rows
+    )
 
 
 # ---- loading ---------------------------------------------------------------------------------
@@ -489,16 +522,18 @@ def _export_into_cache(model, target):
 # ---- publishing ------------------------------------------------------------------------------
 
 
-def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False):
+def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False,
+            evaluation=None, notes=None):
     """Turn a training run directory into a preset folder (a zoo entry).
 
     Reads ``run.json``, ``model.keras`` and ``model.weights.h5`` from `run_dir` (as
-    `keras_inpaint.training.train` writes them) and writes ``config.json``,
-    ``model.weights.h5``, ``metadata.json`` (sha256 of the weights, the run's data, steps,
-    image size and the equivalent ``keras-inpaint train`` command, `scores`, creation time,
-    library versions) and a ``README.md`` model card filled with what is known: no score
-    appears unless given. The folder is assembled in a temporary sibling and renamed into
-    place, so `dest_dir` is either complete or absent.
+    `keras_inpaint.training.train` writes them; ``timing.json`` too when present) and writes
+    ``config.json``, ``model.weights.h5``, ``metadata.json`` (sha256 of the weights, the run's
+    data, steps, image size, wall time and the equivalent ``keras-inpaint train`` command,
+    the paper-scale command, `scores`, the evaluation, creation time, library versions) and a
+    ``README.md`` model card filled with what is known: no score appears unless measured. The
+    folder is assembled in a temporary sibling and renamed into place, so `dest_dir` is either
+    complete or absent.
 
     Args:
         run_dir: the training run directory.
@@ -509,6 +544,13 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         float16: store the weights as float16 (half the size; float32 variables are restored
             on loading, values rounded to float16's 11-bit mantissa).
         overwrite: replace an existing `dest_dir` (otherwise it is an error).
+        evaluation: a ``keras-inpaint evaluate --json`` report (path or dict) with a column
+            labelled `name`: its per-bin rows become ``metadata["evaluation"]`` (with the
+            protocol and the classical fills' rows from the same report as baselines), its
+            ``all`` row the `scores` (explicit `scores` win), and the card shows the table and
+            says, with the numbers, on which bins the model does not beat the baselines.
+        notes: Markdown added to the card under "Notes" (e.g. how training deviated from
+            the paper).
 
     Returns:
         The preset folder as a `Path`.
@@ -533,8 +575,11 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         )
     if dest_dir.exists() and not overwrite:
         raise ValueError(f"{os.fspath(dest_dir)!r} already exists; pass overwrite=True")
-    scores = _check_scores(scores)
+    evaluation = _model_evaluation(evaluation, name)
+    scores = _check_scores({**(evaluation or {}).get("scores", {}), **(scores or {})} or None)
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    timing_path = run_dir / "timing.json"
+    timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     entry = ENTRIES.get(ALIASES.get(name, name))
     metadata = {
@@ -545,7 +590,11 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "data": run["data"],
         "steps": _trained_steps(model, run),
         "command": train_command(run),
+        "paper_command": None if entry is None else entry.paper_command,
+        "training_time": timing,
         "scores": scores,
+        "evaluation": None if evaluation is None else evaluation["evaluation"],
+        "notes": notes,
         "run": run,
     }
     copy_weights = _write_float16_weights if float16 else shutil.copyfile
@@ -610,6 +659,28 @@ def write_preset(dest_dir, model, write_weights, metadata, make_card):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest_dir
+
+
+def _model_evaluation(report, name):
+    """``{"scores": all-row scores, "evaluation": {...}}`` of `name` in an evaluate report."""
+    if report is None:
+        return None
+    if not isinstance(report, dict):
+        report = json.loads(Path(report).read_text(encoding="utf-8"))
+    methods = report.get("methods") or {}
+    if name not in methods:
+        raise ValueError(
+            f"the evaluation report has no column {name!r} (it has {', '.join(methods) or 'none'}"
+            f"); evaluate the run as {name}=RUN_DIR/model.keras"
+        )
+    rows = methods[name]
+    overall = next(row for row in rows if row["bin"] == "all")
+    baselines = {label: table for label, table in methods.items()
+                 if label in ENTRIES and ENTRIES[label].classical}
+    return {
+        "scores": {key: value for key, value in overall.items() if key not in ("bin", "count")},
+        "evaluation": {"protocol": report.get("protocol"), "bins": rows, "baselines": baselines},
+    }
 
 
 def _check_scores(scores):
@@ -721,8 +792,11 @@ def model_card(metadata, entry=None):
         "",
         f"- Architecture: `{metadata['class_name']}` ({metadata['parameters']:,} parameters)",
         f"- Paper: {paper}",
-        f"- Trained on: `{metadata['data']}` for {metadata['steps']} steps at {height}x{width}",
+        f"- Trained on: `{metadata['data']}` for {metadata['steps']} steps at {height}x{width}"
+        + _training_time_text(metadata.get("training_time")),
         f"- Command: `{metadata['command']}`",
+        *([f"- At the paper's scale: `{metadata['paper_command']}`"]
+          if metadata.get("paper_command") else []),
         f"- Weights: `{metadata['weights_file']}` ({metadata['weights_dtype']}), sha256 "
         f"`{metadata['sha256']}`",
         f"- Created: {metadata['created']} with "
@@ -732,6 +806,8 @@ def model_card(metadata, entry=None):
         "",
         *score_lines,
         "",
+        *_evaluation_lines(metadata["name"], metadata.get("evaluation")),
+        *(["## Notes", "", metadata["notes"].strip(), ""] if metadata.get("notes") else []),
         *card_usage_lines(repr(metadata["name"]), comment="or the path of this folder"),
         "",
         "## Limitations",
@@ -743,6 +819,60 @@ def model_card(metadata, entry=None):
         "",
     ]
     return "\n".join(lines)
+
+
+def _training_time_text(timing):
+    """", in 1 h 05 min of wall time on 1 CPU" from a run's ``timing.json`` ('' without)."""
+    if not timing:
+        return ""
+    minutes = round(timing["seconds"] / 60)
+    cpus = sorted({session["cpus"] for session in timing["sessions"]})
+    accelerators = sorted({name for session in timing["sessions"]
+                           for name in session.get("accelerators", [])})
+    where = ", ".join(accelerators) if accelerators else (
+        f"{'/'.join(map(str, cpus))} CPU core{'s' if cpus != [1] else ''}")
+    return (f", in {minutes // 60} h {minutes % 60:02d} min of wall time on {where} "
+            f"({len(timing['sessions'])} session{'s' if len(timing['sessions']) > 1 else ''})")
+
+
+def _evaluation_lines(name, evaluation):
+    """The card's "Evaluation" section: the per-bin tables and, in words and numbers, where
+    the model does not beat the classical fills (PSNR higher and L1 lower is "beats")."""
+    if not evaluation:
+        return []
+    from keras_inpaint.evaluation import comparison_markdown
+
+    protocol = evaluation.get("protocol") or {}
+    baselines = evaluation.get("baselines") or {}
+    lines = [
+        "## Evaluation",
+        "",
+        f"`keras-inpaint evaluate` on `{protocol.get('images')}` with the masks of "
+        f"`{protocol.get('masks')}` at {protocol.get('size')}x{protocol.get('size')}: composited "
+        "outputs, scores per hole-ratio bin, the classical fills on the same pairs.",
+        "",
+        comparison_markdown({name: evaluation["bins"], **baselines}),
+        "",
+    ]
+    shortfalls = []
+    for row in evaluation["bins"]:
+        for label, rows in baselines.items():
+            other = next((r for r in rows if r["bin"] == row["bin"]), None)
+            if other is None or row["bin"] == "all":
+                continue
+            if row["psnr"] <= other["psnr"] or row["l1_percent"] >= other["l1_percent"]:
+                shortfalls.append(
+                    f"- {row['bin']}: PSNR {row['psnr']:.2f} vs {label} {other['psnr']:.2f} dB, "
+                    f"L1 {row['l1_percent']:.3f} vs {other['l1_percent']:.3f} %"
+                )
+    if not baselines:
+        return lines
+    if shortfalls:
+        lines += ["Where this model does not beat a classical fill (in PSNR or L1):", "",
+                  *shortfalls, ""]
+    else:
+        lines += ["It beats every classical fill in PSNR and L1 on every bin.", ""]
+    return lines
 
 
 def card_usage_lines(model_argument, comment=None):

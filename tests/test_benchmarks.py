@@ -1,9 +1,10 @@
 """The benchmark scripts run (``--quick``) and print Markdown tables; their helpers are right.
 
-The four scripts are started together in subprocesses (module fixture) so that their start-up
+The scripts are started together in subprocesses (module fixture) so that their start-up
 (importing TensorFlow, tracing) overlaps; each test then waits for its own script.
 """
 
+import argparse
 import os
 import re
 import subprocess
@@ -14,9 +15,11 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common
+from benchmarks import common, zoo_speed
 from benchmarks.flops import attention_multiply_adds, count_multiply_adds
+from keras_inpaint import zoo
 from keras_inpaint.layers import ContextualAttention, GatedConv2D, PartialConv2D
+from keras_inpaint.models.gated_conv import GatedConvInpainter
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT_TIMEOUT_SECONDS = 240
@@ -25,6 +28,7 @@ SCRIPTS = {
     "contextual_attention_speed": ("vectorised", "per-sample loop"),
     "model_speed": ("gated_conv", "latent_search", "extrapolated"),
     "flops": ("gated_conv (width 8)", "% of Conv2D limit"),
+    "zoo_speed": ("gated_conv (untrained, width 4)", "latent_search (untrained", "latency 128x96"),
 }
 
 
@@ -167,3 +171,36 @@ def test_describe_error():
     traced = ValueError("in user code:\n\n  File x.py\n  ValueError: size | 3 is odd\n")
     assert common.describe_error(traced) == "failed: ValueError (ValueError: size / 3 is odd)"
     assert common.describe_error(KeyError()) == "failed: KeyError"
+
+
+def test_zoo_speed_training_settings_from_metadata():
+    metadata = {"image_size": [96, 128], "run": {"batch_size": 16}}
+    assert zoo_speed.training_settings(metadata) == ((96, 128), 16)
+    assert zoo_speed.training_settings({"image_size": 64, "run": {}}) == ((64, 64), 8)
+    assert zoo_speed.training_settings({}) == ((128, 128), 8)
+
+
+def test_zoo_speed_loads_a_published_preset(tmp_path, monkeypatch):
+    model = GatedConvInpainter(image_size=32, width=4)
+    metadata = {"name": "gated_conv", "image_size": [32, 32], "run": {"batch_size": 3}}
+    zoo.write_preset(
+        tmp_path / "gated_conv", model, model.save_weights, metadata, lambda complete: "card"
+    )
+    monkeypatch.setattr(zoo, "ZOO_ROOT", tmp_path)
+    assert zoo_speed.default_models() == ["gated_conv"]
+    subject = zoo_speed.load_subject("gated_conv", quick=False)
+    assert (subject.label, subject.training_size, subject.batch_size) == ("gated_conv", (32, 32), 3)
+    assert subject.trained and subject.model.width == 4
+    assert not zoo_speed.load_subject("gated_conv", quick=True).trained
+
+
+def test_zoo_speed_reports_a_failing_image_size_in_its_cells():
+    def model(batch):
+        if batch["image"].shape[1] > 8:
+            raise MemoryError("out of memory")
+        return batch["image"]
+
+    arguments = argparse.Namespace(warmup=1, repeats=1)
+    cells = zoo_speed.inference_cells(model, ((8, 8), (16, 16)), arguments)
+    assert float(cells[0]) >= 0 and float(cells[1]) >= 0
+    assert cells[2:] == ["failed: MemoryError (out of memory)", "-"]

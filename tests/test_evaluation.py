@@ -1,5 +1,7 @@
 """`keras-inpaint evaluate`: pairs, per-bin scores, the comparison table and the contact sheet."""
 
+import json
+
 import numpy as np
 from PIL import Image
 
@@ -31,12 +33,46 @@ def test_evaluate_scores_each_method_per_bin(photo_folder, tmp_path):
     assert table["40-50%"]["count"] == 1 and table["all"]["count"] == 4
     # a smooth photo is filled better by Telea than by flat grey
     assert scores["telea"].table()[-1]["psnr"] > scores["grey"].table()[-1]["psnr"]
-    assert Image.open(sheet).size == (32 * 4, 32 * 2)  # input, mask, 2 methods; 2 rows
+    sheet_pixels = np.asarray(Image.open(sheet))
+    assert sheet_pixels.shape == (32 * 2, 32 * 4, 3)  # input, mask, 2 methods; 2 rows
+    # the rows are spread over the masks: the first (5 % hole) and the last (45 %)
+    mask_tiles = sheet_pixels[:, 32:64, 0] > 127
+    assert mask_tiles[:32].mean() < 0.1 and mask_tiles[32:].mean() > 0.4
     markdown = evaluation.comparison_markdown(scores)
-    assert "| 20-30% | 2 |" in markdown and "telea PSNR (dB)" in markdown
+    assert "**PSNR (dB)**" in markdown and "**L2 (%)**" in markdown
+    assert "| hole ratio | images | telea | grey |" in markdown
+    psnr_table = markdown.split("**PSNR (dB)**")[1].split("**SSIM**")[0]
+    all_row = next(line for line in psnr_table.splitlines() if line.startswith("| all |"))
+    expected = [f"{scores[name].table()[-1]['psnr']:.2f}" for name in ("telea", "grey")]
+    assert all_row == f"| all | 4 | {expected[0]} | {expected[1]} |"
+    report = json.loads(json.dumps(evaluation.report_json(scores, size=32)))
+    assert report["protocol"] == {"size": 32}
+    assert evaluation.comparison_markdown(report["methods"]) == markdown
 
 
 def test_centre_square_crops_then_resizes():
     image = np.zeros((10, 20, 3), np.float32)
     image[:, 5:15] = 1.0  # the centre square is all white
     np.testing.assert_allclose(evaluation.centre_square(image, 4), 1.0)
+
+
+def test_cli_labels_columns_and_writes_markdown_and_json(photo_folder, tmp_path, capsys):
+    from keras_inpaint import cli
+
+    masks = write_masks(tmp_path / "masks", [0.25, 0.35])
+    arguments = ["evaluate", "fast=telea", "navier_stokes", "--images", str(photo_folder),
+                 "--masks", str(masks), "--size", "32", "--out", str(tmp_path / "r.md"),
+                 "--json", str(tmp_path / "r.json")]
+    assert cli.main(arguments) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert list(report["methods"]) == ["fast", "navier_stokes"]
+    assert report["protocol"] == {"images": str(photo_folder), "masks": str(masks),
+                                  "size": 32, "limit": None}
+    counts = {row["bin"]: row["count"] for row in report["methods"]["fast"]}
+    assert counts["20-30%"] == counts["30-40%"] == 1 and counts["all"] == 2
+    markdown = (tmp_path / "r.md").read_text()
+    assert "| hole ratio | images | fast | navier_stokes |" in markdown
+    assert markdown.strip() in capsys.readouterr().out
+    assert cli.main(["evaluate", "telea", "telea=navier_stokes", "--images", str(photo_folder),
+                     "--masks", str(masks)]) == 2
+    assert "two methods are labelled 'telea'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_inpaint.layers import PartialConv2D
+from keras_inpaint.losses.perceptual import partial_conv_loss
 from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.models.partial_conv import PartialConvInpainter
 import model_checks
@@ -79,6 +80,23 @@ def test_train_step_losses_and_every_weight_moves():
     assert len(model.trainable_variables) == len(model.generator.trainable_variables) > 0
     assert not model.extractor.trainable_variables
     model_checks.assert_every_weight_moved(model.trainable_variables, before)
+
+
+def test_without_perceptual_and_style_terms_no_vgg_is_built():
+    model = PartialConvInpainter(perceptual_weight=0.0, style_weight=0, **TINY)
+    model.compile()
+    assert model.extractor is None
+    assert not any("vgg" in weight.path for weight in model.weights)
+    batch = make_batch()
+    output = np.asarray(model.predict_raw(batch["image"], batch["mask"], training=True))
+    results = {k: float(v) for k, v in model.train_step(batch).items()}
+    assert results["perceptual"] == results["style"] == 0.0
+    np.testing.assert_allclose(
+        results["valid"], np.mean((1 - batch["mask"]) * np.abs(output - batch["image"])),
+        rtol=1e-4)
+    with pytest.raises(ValueError, match="extractor=None is only valid"):
+        partial_conv_loss(batch["image"], output, batch["mask"], None, style_weight=1.0,
+                          perceptual_weight=0.0)
 
 
 def test_fine_tune_freezes_encoder_batch_norm_and_lowers_learning_rate():

@@ -58,6 +58,19 @@ def test_train_writes_model_checkpoints_and_logs(photo_folder, tmp_path):
     assert list((tmp_path / "logs").iterdir())
 
 
+def test_timing_counts_each_session_up_to_its_last_checkpoint(photo_folder, tmp_path):
+    toy_train(photo_folder, tmp_path, steps=2)
+    first = json.loads((tmp_path / "timing.json").read_text())
+    assert [(s["from_step"], s["to_step"]) for s in first["sessions"]] == [(0, 2)]
+    toy_train(photo_folder, tmp_path, steps=3, resume=True)
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    sessions = timing["sessions"]
+    assert [(s["from_step"], s["to_step"]) for s in sessions] == [(0, 2), (2, 3)]
+    assert sessions[0] == first["sessions"][0] and sessions[1]["seconds"] > 0
+    assert timing["seconds"] == round(sum(s["seconds"] for s in sessions), 1)
+    assert sessions[1]["cpus"] >= 1 and sessions[1]["accelerators"] == []
+
+
 def test_existing_run_needs_resume_and_same_settings(photo_folder, tmp_path):
     toy_train(photo_folder, tmp_path, steps=1)
     with pytest.raises(ValueError, match="--resume"):

@@ -173,6 +173,55 @@ def test_zoo_names_load_published_entries_and_rank_the_default(zoo_root, run_dir
     assert "| psnr | 21.5 |" in card and "Pathak et al., CVPR 2016" in card
 
 
+def evaluation_report(model_psnr):
+    """An evaluate --json report: the model ("gated_conv") and Telea on two bins."""
+    def rows(psnr_20, psnr_30, l1):
+        return [{"bin": "20-30%", "count": 2, "l1_percent": l1, "l2_percent": 1.0,
+                 "psnr": psnr_20, "ssim": 0.9},
+                {"bin": "30-40%", "count": 2, "l1_percent": l1, "l2_percent": 1.0,
+                 "psnr": psnr_30, "ssim": 0.8},
+                {"bin": "all", "count": 4, "l1_percent": l1, "l2_percent": 1.0,
+                 "psnr": (psnr_20 + psnr_30) / 2, "ssim": 0.85}]
+    return {"protocol": {"images": "kodak", "masks": "nvidia", "size": 128, "limit": None},
+            "methods": {"gated_conv": rows(model_psnr, model_psnr - 3, 2.0),
+                        "telea": rows(25.0, 23.0, 3.0)}}
+
+
+def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    timing = json.loads((run / "timing.json").read_text())
+    assert timing["sessions"][0]["to_step"] == 1 and timing["seconds"] >= 0
+    timing["sessions"] = [dict(timing["sessions"][0], seconds=3000.0, cpus=1)] * 2
+    timing["seconds"] = 6000.0
+    (run / "timing.json").write_text(json.dumps(timing))
+    with pytest.raises(ValueError, match="no column 'gated_conv'"):
+        zoo.publish(run, zoo_root / "gated_conv",
+                    evaluation={"methods": {"telea": evaluation_report(26.0)["methods"]["telea"]}})
+    zoo.publish(run, zoo_root / "gated_conv", evaluation=evaluation_report(24.5),
+                notes="Trained with a smaller width.")
+    metadata = zoo.read_metadata(zoo_root / "gated_conv")
+    assert metadata["scores"] == {"l1_percent": 2.0, "l2_percent": 1.0, "psnr": 23.0,
+                                  "ssim": 0.85}
+    assert metadata["evaluation"]["protocol"]["size"] == 128
+    assert set(metadata["evaluation"]["baselines"]) == {"telea"}
+    assert metadata["training_time"]["seconds"] == 6000.0
+    assert metadata["paper_command"].startswith("keras-inpaint train gated_conv")
+    card = (zoo_root / "gated_conv" / "README.md").read_text()
+    assert "in 1 h 40 min of wall time on 1 CPU core (2 sessions)" in card
+    assert "- 20-30%: PSNR 24.50 vs telea 25.00 dB, L1 2.000 vs 3.000 %" in card
+    assert "- 30-40%: PSNR 21.50 vs telea 23.00 dB" in card
+    assert "## Notes\n\nTrained with a smaller width." in card
+    assert "At the paper's scale: `keras-inpaint train gated_conv --data tfds:" in card
+    # Telea's overall PSNR (24.0) beats the model's (23.0): Telea stays the default
+    assert zoo.default_model() == "telea"
+    zoo.publish(run, zoo_root / "gated_conv", evaluation=evaluation_report(26.5),
+                overwrite=True)
+    assert zoo.default_model() == "gated_conv"
+    card = (zoo_root / "gated_conv" / "README.md").read_text()
+    assert "- 20-30%" not in card and "beats every classical fill in PSNR and L1" in card
+
+
 def test_tampered_weights_are_refused(preset, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(preset, tampered)

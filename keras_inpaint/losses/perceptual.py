@@ -217,7 +217,9 @@ def partial_conv_loss(
         y_true: target images ``[B, H, W, 3]`` in [0, 1] (H, W >= 8 for pool3).
         y_pred: raw network output ``[B, H, W, 3]`` (I_out).
         mask: ``[B, H, W, 1]``, 1 = hole.
-        extractor: a callable returning a list of feature maps, e.g. `VGG16FeatureExtractor`.
+        extractor: a callable returning a list of feature maps, e.g. `VGG16FeatureExtractor`;
+            None when `perceptual_weight` and `style_weight` are both 0 (those terms are then
+            reported as 0 and nothing is extracted).
         valid_weight, hole_weight, perceptual_weight, style_weight, tv_weight: the weights of
             eq. 7.
 
@@ -236,8 +238,16 @@ def partial_conv_loss(
     error = ops.abs(y_pred - y_true)
     terms = {"valid": ops.mean((1.0 - mask) * error), "hole": ops.mean(mask * error)}
 
-    batched = extractor(ops.concatenate([y_pred, composited, y_true], axis=0))
-    perceptual, style = 0.0, 0.0
+    if extractor is None and (perceptual_weight or style_weight):
+        raise ValueError(
+            "partial_conv_loss needs a feature extractor for perceptual_weight="
+            f"{perceptual_weight!r} and style_weight={style_weight!r}; extractor=None is only "
+            "valid when both are 0"
+        )
+    batched = [] if extractor is None else extractor(
+        ops.concatenate([y_pred, composited, y_true], axis=0)
+    )
+    perceptual, style = ops.zeros((), "float32"), ops.zeros((), "float32")
     for features in batched:
         output, comp, target = ops.split(as_float32(features), 3, axis=0)
         target_gram = gram_matrix(target)

@@ -63,7 +63,8 @@ class PartialConvInpainter(InpaintingModel):
     - `vgg_weights=None` (default) uses a VGG16 with fixed random weights: no ImageNet
       weights can be downloaded on the machines this package is built on (DESIGN.md). Pass
       ``"imagenet"`` or a weights file for the paper's loss network; a model trained with
-      random VGG weights must say so in its model card.
+      random VGG weights must say so in its model card. With ``perceptual_weight=0`` and
+      ``style_weight=0`` no VGG16 is built (the loss is eq. 7's L1 and TV terms only).
     - ``fine_tune=True`` freezes the encoder's batch normalisation layers entirely (Keras
       ``trainable=False``: moving statistics and scale/offset), the usual reading of "freeze
       the batch normalisation parameters in the encoder".
@@ -131,7 +132,13 @@ class PartialConvInpainter(InpaintingModel):
         self.fine_tune_learning_rate = fine_tune_learning_rate
         with self.network_scope():
             self.generator = self._build_unet()
-            self.extractor = VGG16FeatureExtractor(weights=vgg_weights, name="vgg16_features")
+            # Without the perceptual and style terms the loss network is not built at all (no
+            # VGG16 weights in the saved model, no VGG16 pass per step).
+            self.extractor = (
+                VGG16FeatureExtractor(weights=vgg_weights, name="vgg16_features")
+                if perceptual_weight or style_weight
+                else None
+            )
         self.finish_building()
 
     # ---- network ------------------------------------------------------------------------
