@@ -107,6 +107,8 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--masks", required=True, help="folder of masks (white = hole)")
     parser.add_argument("--size", type=int, default=256, help="evaluation resolution")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N masks")
+    parser.add_argument("--stride", type=int, default=1,
+                        help="use every N-th mask (a subset spread over the bins)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=None, help="write the Markdown report here")
     parser.add_argument("--json", default=None,
@@ -130,7 +132,7 @@ def run_evaluate(args):
     scores = evaluation.evaluate(
         methods, args.images, args.masks, size=args.size, limit=args.limit,
         batch_size=args.batch_size, contact_sheet=args.contact_sheet,
-        contact_rows=args.contact_rows,
+        contact_rows=args.contact_rows, stride=args.stride,
     )
     report = evaluation.comparison_markdown(scores)
     print(report)
@@ -138,7 +140,7 @@ def run_evaluate(args):
         Path(args.out).write_text(report + "\n", encoding="utf-8")
     if args.json:
         protocol = {"images": str(args.images), "masks": str(args.masks), "size": args.size,
-                    "limit": args.limit}
+                    "limit": args.limit, "stride": args.stride}
         Path(args.json).write_text(
             json.dumps(evaluation.report_json(scores, **protocol), indent=2) + "\n",
             encoding="utf-8",

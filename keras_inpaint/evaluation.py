@@ -38,13 +38,21 @@ def centre_square(image, size):
     return np.asarray(resized, np.float32) / 255.0
 
 
-def evaluation_pairs(images_dir, masks_dir, size=256, limit=None):
-    """Yield ``(image [size,size,3], mask [size,size,1], image_name)`` per mask file."""
+def evaluation_pairs(images_dir, masks_dir, size=256, limit=None, stride=1):
+    """Yield ``(image [size,size,3], mask [size,size,1], image_name)`` per mask file.
+
+    `limit` keeps the first masks (sorted by name), `stride` every `stride`-th of those (a
+    subset spread over all the bins when masks are named by bin); the photo of mask ``j`` is
+    still photo ``j mod n_photos`` of the full list, so a subset scores the same pairs as the
+    full evaluation does.
+    """
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int, received {stride!r}")
     images = list_image_files(images_dir)
     masks = list_image_files(masks_dir)
     if limit is not None:
         masks = masks[:limit]
-    for index, mask_path in enumerate(masks):
+    for index, mask_path in list(enumerate(masks))[::stride]:
         image_path = images[index % len(images)]
         yield (centre_square(load_image(image_path), size),
                load_mask(mask_path, size=(size, size)),
@@ -52,7 +60,7 @@ def evaluation_pairs(images_dir, masks_dir, size=256, limit=None):
 
 
 def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
-             contact_sheet=None, contact_rows=4):
+             contact_sheet=None, contact_rows=4, stride=1):
     """Score each method; returns ``{method name: BinnedScores}``.
 
     Args:
@@ -62,6 +70,7 @@ def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
         images_dir, masks_dir: folders of photos and of masks.
         size: evaluation resolution.
         limit: use only the first `limit` masks (sorted by name).
+        stride: use every `stride`-th mask (after `limit`; see `evaluation_pairs`).
         batch_size: images per call.
         contact_sheet: a PNG path for a picture of `contact_rows` pairs spread evenly over
             the mask list (so over the hole-ratio bins when masks are named by bin): input with
@@ -72,7 +81,7 @@ def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
         raise ValueError("evaluate needs at least one method")
     scores = {name: BinnedScores() for name in methods}
     sheet_rows = []
-    pairs = list(evaluation_pairs(images_dir, masks_dir, size=size, limit=limit))
+    pairs = list(evaluation_pairs(images_dir, masks_dir, size=size, limit=limit, stride=stride))
     sheet_pairs = set(np.linspace(0, len(pairs) - 1, min(contact_rows, len(pairs)))
                       .round().astype(int).tolist())
     for start in range(0, len(pairs), batch_size):

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from keras_inpaint import evaluation
@@ -50,6 +51,16 @@ def test_evaluate_scores_each_method_per_bin(photo_folder, tmp_path):
     assert evaluation.comparison_markdown(report["methods"]) == markdown
 
 
+def test_stride_keeps_each_masks_photo(photo_folder, tmp_path):
+    masks = write_masks(tmp_path / "masks", [0.05, 0.15, 0.25, 0.35, 0.45])
+    full = list(evaluation.evaluation_pairs(photo_folder, masks, size=16))
+    subset = list(evaluation.evaluation_pairs(photo_folder, masks, size=16, stride=2))
+    assert [name for *_, name in subset] == [full[i][2] for i in (0, 2, 4)]
+    np.testing.assert_array_equal(subset[1][1], full[2][1])
+    with pytest.raises(ValueError, match="stride must be a positive int, received 0"):
+        list(evaluation.evaluation_pairs(photo_folder, masks, stride=0))
+
+
 def test_centre_square_crops_then_resizes():
     image = np.zeros((10, 20, 3), np.float32)
     image[:, 5:15] = 1.0  # the centre square is all white
@@ -67,7 +78,7 @@ def test_cli_labels_columns_and_writes_markdown_and_json(photo_folder, tmp_path,
     report = json.loads((tmp_path / "r.json").read_text())
     assert list(report["methods"]) == ["fast", "navier_stokes"]
     assert report["protocol"] == {"images": str(photo_folder), "masks": str(masks),
-                                  "size": 32, "limit": None}
+                                  "size": 32, "limit": None, "stride": 1}
     counts = {row["bin"]: row["count"] for row in report["methods"]["fast"]}
     assert counts["20-30%"] == counts["30-40%"] == 1 and counts["all"] == 2
     markdown = (tmp_path / "r.md").read_text()
