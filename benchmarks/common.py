@@ -40,6 +40,12 @@ FLOPS_PER_MULTIPLY_ADD = 2
 JIT_MODES = ("graph", "xla")
 TRAIN_HOLE_FRACTION = 0.25
 """Area of the per-sample rectangular holes in the training batches (`training_batch`)."""
+KERAS_CALL_ERROR = re.compile(
+    r"Exception encountered when calling [^\n]*\n(.*?)(?:\n\s*Arguments received by|$)", re.DOTALL
+)
+"""Keras' wrapper of an error raised in a layer's or model's ``call``; group 1 is the message."""
+TERMINAL_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+"""ANSI colour codes (Keras prints the wrapped message in bold)."""
 
 
 def benchmark_parser(description, repeats, warmup=1):
@@ -277,11 +283,16 @@ def result_cell(result, formatter):
 def describe_error(error, max_length=160):
     """Short cell text for a measurement that raised: the type and the message's first line
     (its last line after TensorFlow's "in user code:" traceback); for XLA's "unsupported
-    operations" error, just the op that has no XLA kernel."""
+    operations" error, just the op that has no XLA kernel; for an error that Keras wrapped in
+    "Exception encountered when calling <class>.call()." (eagerly or inside a `tf.function`),
+    the first line of the wrapped message."""
     text = str(error)
     missing_kernel = re.search(r"unsupported operations .*? on XLA_\w+: (\w+)", text)
     if missing_kernel:
         return f"failed: no XLA kernel for {missing_kernel.group(1)}"
+    keras_call = KERAS_CALL_ERROR.search(text)
+    if keras_call:
+        text = TERMINAL_ESCAPES.sub("", keras_call.group(1))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("in user code"):
         lines = lines[-1:]

@@ -1,20 +1,45 @@
 """How close the models' inference comes to the machine's convolution throughput.
 
-For each model (default: `gated_conv` at the authors' width cnum = 48 and at the zoo's smaller
-width 24) the script counts the multiply-adds (MACs) of its generator's forward pass on one
-image at 256x256 and 512x512, times one composited inference call (`model({"image", "mask"})`,
-batch 1, in a `tf.function`, without and with XLA) and divides: achieved GFLOP/s, with
-1 MAC = 2 FLOPs. In the same run, interleaved with the model calls, it times a plain large
-`Conv2D` (1x256x256x64 -> 64 channels, 3x3, forward) whose GFLOP/s is taken as what this
-machine can reach (the better of its graph and XLA figures); the last column is the model's
-GFLOP/s as a percentage of that. For comparison, the authors' TF1 DeepFill v2 graph runs at
-about 73 % on this kind of machine; gated_conv's target is 80 % or more.
+For each model the script counts the multiply-adds (MACs) of its generator's forward pass on
+one image at 256x256 and 512x512, times one inference call (batch 1, in a `tf.function`,
+without and with XLA) and divides: achieved GFLOP/s, with 1 MAC = 2 FLOPs. In the same run,
+interleaved with the model calls, it times a plain large `Conv2D` (1x256x256x64 -> 64
+channels, 3x3, forward) whose GFLOP/s is taken as what this machine can reach (the better of
+its graph and XLA figures); the last column is the model's GFLOP/s as a percentage of that.
+For comparison, the authors' TF1 DeepFill v2 graph runs at about 73 % on this kind of
+machine; gated_conv's target is 80 % or more.
 
-What is counted (per layer of the generator, at the shapes of the actual forward pass, found by
-running it once with every layer's input and output exposed):
+Models (``--models``; default: `gated_conv` at the authors' width cnum = 48 and at width 24):
 
-- `Conv2D`, `GatedConv2D` (one convolution to 2 x filters), `PartialConv2D` (its convolution
-  plus the one-channel box sum of the mask): output positions x kh x kw x C_in x C_out;
+- ``NAME:WIDTH``: the registered model's default architecture at that width
+  (``gated_conv:48``, ``global_local:32``);
+- ``NAME`` (a zoo name or alias): the model as published in the zoo,
+  ``keras_inpaint.zoo.load(NAME, weights=None)``, i.e. the architecture of the preset's
+  ``config.json`` (weights change neither the MACs nor the time); an entry without a preset
+  yet is its default architecture, labelled "default config, no preset".
+
+Labels show the width (and `partial_conv`'s depth) actually built.
+
+One inference is:
+
+- for the image-to-image models, the composited call ``model({"image", "mask"})`` on an image
+  with a centred rectangular hole of 10 %: the timing includes what the call does around the
+  generator (padding to a size multiple, resizing), the MACs are those of the generator's
+  layers at the shapes they actually receive;
+- `context_encoder` is a fixed-size network (128x128 by default): the call resizes the image
+  to it and the fill back, so its MACs are those of the network at its own size whatever the
+  image size (the size column says so);
+- `latent_search`: ONE generator pass G(z) at its native size (64x64 by default), counted and
+  timed alone, in one row whatever ``--sizes``. Inpainting with it is a latent search of
+  ``search_steps`` x ``candidates`` (1500 x 4 by default) forward and backward passes of G and
+  D, which this script does not time: ``benchmarks/latent_search_latency.py`` does.
+
+What is counted, per call of a generator layer during one eager run of the inference call
+(the real forward pass, at its real shapes; discriminators and critics are not run):
+
+- `Conv2D` (dilated or not), `GatedConv2D` (one convolution to 2 x filters), `PartialConv2D`
+  (its convolution plus the one-channel box sum of the mask): output positions x kh x kw x
+  C_in x C_out;
 - `Conv2DTranspose`: input positions x kh x kw x C_in x C_out;
 - `Dense`: positions x units x inputs; `ChannelwiseDense`: C x (H W)^2;
 - `ContextualAttention` on [B, H, W, C] at rate r with k x k patches, fuse size f:
@@ -23,17 +48,24 @@ running it once with every layer's input and output exposed):
   N_f N_b (2r)^2 C.
 
 Element-wise work (activations, gating, normalisation, resizing, padding, softmax) is not
-counted, so it lowers the percentage: it is part of what the ratio measures.
+counted, so it lowers the percentage: it is part of what the ratio measures. A generator
+layer with weights that none of these rules covers (other than batch normalisation) is an
+error, so that nothing is left out silently. A count or timing that fails at some size
+(e.g. `contextual_attention`'s mirror padding needs 64x64 or more; an op without an XLA
+kernel) is a ``failed: ...`` cell and the others go on.
 
     python -m benchmarks.flops [--quick] [--repeats 3] [--models gated_conv:48 gated_conv:24]
         [--sizes 256 512]
 
-``--models`` takes registered names with an optional ``:width`` (e.g. ``contextual_attention``,
-``global_local:32``, ``partial_conv``, ``context_encoder``; `latent_search` is not a single
-forward pass and is refused).
+All six zoo models as published (with gated_conv also at the authors' width):
+
+    python -m benchmarks.flops --models gated_conv:48 gated_conv partial_conv
+        contextual_attention global_local context_encoder latent_search
 """
 
 import collections
+import contextlib
+import dataclasses
 
 import keras
 import numpy as np
@@ -52,21 +84,36 @@ from benchmarks.common import (
     random_images,
     rectangle_hole_masks,
 )
+from keras_inpaint import zoo
 from keras_inpaint.layers import ChannelwiseDense, ContextualAttention, GatedConv2D, PartialConv2D
-from keras_inpaint.models import get_model_class
 
 HOLE_FRACTION = 0.1
 AUTHORS_TF1_EFFICIENCY = 73
 GATED_CONV_TARGET = 80
-NOT_A_FORWARD_PASS = ("latent_search",)
+LATENT_SEARCH = "latent_search"
+NO_PRESET = "default config, no preset"
+PRESET = "zoo preset"
 QUICK_SETTINGS = {
-    "models": ["gated_conv:8"],
+    "models": ["gated_conv:8", "context_encoder:8", "latent_search:8"],
     "sizes": [32, 64],
     "reference_size": 64,
     "reference_channels": 16,
     "repeats": 1,
     "jit": ["graph"],
 }
+COUNTED_LAYERS = (
+    keras.layers.Conv2D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Dense,
+    GatedConv2D,
+    ChannelwiseDense,
+    ContextualAttention,
+)
+UNCOUNTED_LAYERS_WITH_WEIGHTS = (keras.layers.BatchNormalization,)
+"""Generator layers whose weights take part in element-wise work only."""
+
+
+# ---- counting --------------------------------------------------------------------------------
 
 
 def layer_multiply_adds(layer, input_shape, output_shape):
@@ -100,64 +147,218 @@ def attention_multiply_adds(layer, input_shape):
     return batch * (scores + fuse + paste)
 
 
-COUNTED_LAYERS = (
-    keras.layers.Conv2D,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Dense,
-    GatedConv2D,
-    ChannelwiseDense,
-    ContextualAttention,
-)
+def counted_layers(network):
+    """The layers of the functional `network` that `layer_multiply_adds` counts.
 
-
-def count_multiply_adds(network, size):
-    """``{"conv": MACs, "attention": MACs}`` of `network`'s forward pass on one sample.
-
-    `network` is a functional `keras.Model`; inputs with unknown height and width get
-    `size` x `size`, fixed-size inputs keep their size. The network is run once with every
-    counted layer's first input and first output exposed, to read their actual shapes.
+    Raises TypeError for a layer with weights that no rule counts (a nested model, an unknown
+    layer; batch normalisation excepted), so that nothing is left out silently.
     """
-    counted = [layer for layer in network.layers if isinstance(layer, COUNTED_LAYERS)]
-    exposed = []
-    for layer in counted:
-        exposed += [keras.tree.flatten(layer.input)[0], keras.tree.flatten(layer.output)[0]]
-    probe = keras.Model(network.inputs, exposed)
-    inputs = [
-        np.zeros((1, *(size if dim is None else dim for dim in tensor.shape[1:])), "float32")
-        for tensor in network.inputs
-    ]
-    shapes = [tuple(value.shape) for value in probe(inputs)]
+    layers = []
+    for layer in network.layers:
+        if isinstance(layer, COUNTED_LAYERS):
+            layers.append(layer)
+        elif layer.weights and not isinstance(layer, UNCOUNTED_LAYERS_WITH_WEIGHTS):
+            raise TypeError(f"no multiply-add count for {type(layer).__name__} {layer.name!r}")
+    return layers
+
+
+def first_shape(structure):
+    """The shape of the first tensor in a (nested) structure of call arguments or outputs."""
+    return tuple(keras.tree.flatten(structure)[0].shape)
+
+
+@contextlib.contextmanager
+def recorded_calls(layers):
+    """Record every call of `layers` made inside the context.
+
+    Yields a list that receives ``(layer, first input shape, first output shape)`` per call.
+    Each layer's ``call`` is wrapped for the duration (an instance attribute, removed on exit).
+    """
+    calls = []
+
+    def recording(layer):
+        original = layer.call
+
+        def call(*args, **kwargs):
+            outputs = original(*args, **kwargs)
+            calls.append((layer, first_shape((args, kwargs)), first_shape(outputs)))
+            return outputs
+
+        return call
+
+    for layer in layers:
+        layer.call = recording(layer)
+    try:
+        yield calls
+    finally:
+        for layer in layers:
+            del layer.call
+
+
+def forward_multiply_adds(network, forward):
+    """``{"conv": MACs, "attention": MACs}`` of the layers of `network` while `forward()` runs.
+
+    `forward` is run once, eagerly (it may call `network` inside a model's own code: padding,
+    resizing), and every call of a counted layer of `network` is counted at the shapes it
+    actually received.
+    """
+    with recorded_calls(counted_layers(network)) as calls:
+        forward()
     totals = collections.Counter({"conv": 0, "attention": 0})
-    for index, layer in enumerate(counted):
-        category, count = layer_multiply_adds(layer, shapes[2 * index], shapes[2 * index + 1])
+    for layer, input_shape, output_shape in calls:
+        category, count = layer_multiply_adds(layer, input_shape, output_shape)
         totals[category] += count
     return totals
 
 
+def network_inputs(network, size):
+    """Zeros in the structure of `network`'s inputs, batch 1; a free height or width is
+    `size`, fixed dimensions keep their size."""
+    return keras.tree.map_structure(
+        lambda tensor: np.zeros(
+            (1, *(size if dim is None else dim for dim in tensor.shape[1:])), "float32"
+        ),
+        network.input,
+    )
+
+
+def count_multiply_adds(network, size):
+    """`forward_multiply_adds` of the bare functional `network` run once on
+    `network_inputs(network, size)`."""
+    inputs = network_inputs(network, size)
+    return forward_multiply_adds(network, lambda: network(inputs))
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Subject:
+    """A model to measure: its zoo name, its table label and the model."""
+
+    name: str
+    label: str
+    model: keras.Model
+
+
+@dataclasses.dataclass(eq=False)
+class Case:
+    """A subject at one image size: ``function(inputs)`` is one inference, `counts` its MACs
+    (or the exception counting raised)."""
+
+    subject: Subject
+    size: int
+    function: object
+    inputs: object
+    counts: object
+
+
 def parse_model(spec):
-    """``"name"`` or ``"name:width"`` -> (name, width or None)."""
+    """``"name"`` or ``"name:width"`` -> (canonical zoo name, width or None); ValueError for
+    an unknown name, a classical fill or a width that is not an integer."""
     name, _, width = spec.partition(":")
-    if name in NOT_A_FORWARD_PASS:
-        raise ValueError(
-            f"{name}'s inference is an iterative latent search, not one forward pass; "
-            "see benchmarks/model_speed.py for its latency"
-        )
-    return name, int(width) if width else None
+    entry = zoo.get_entry(name)
+    if entry.classical:
+        raise ValueError(f"{entry.name!r} is a classical OpenCV fill, not a network")
+    try:
+        return entry.name, int(width) if width else None
+    except ValueError:
+        raise ValueError(f"the width in {spec!r} must be an integer") from None
 
 
-def build_model(name, width):
-    model_class = get_model_class(name)
-    return model_class() if width is None else model_class(width=width)
+def has_preset(name):
+    """Whether the zoo entry `name` has a preset folder with a ``config.json``."""
+    return (zoo.get_entry(name).preset_dir / zoo.CONFIG_FILE).is_file()
 
 
-def inference(model, size, jit_compile):
-    """A zero-argument callable: one composited inference on a `size` x `size` image."""
+def architecture(model):
+    """``"width 48"``, with ``", depth 8"`` for models that have a depth (`partial_conv`)."""
+    depth = getattr(model, "depth", None)
+    return f"width {model.width}" + (f", depth {depth}" if depth is not None else "")
+
+
+def load_subject(name, width):
+    """The model `name` at `width` (default architecture), or, with `width` None, as published
+    in the zoo (`zoo.load` with ``weights=None``: the preset's architecture, else the default
+    one, which the label says)."""
+    if width is not None:
+        model = zoo.get_entry(name).build(width=width)
+        return Subject(name, f"{name} ({architecture(model)})", model)
+    model = zoo.load(name, weights=None)
+    source = PRESET if has_preset(name) else NO_PRESET
+    return Subject(name, f"{name} ({architecture(model)}; {source})", model)
+
+
+def network_size(subject):
+    """``(height, width)`` of a fixed-size network (`context_encoder`, `latent_search`): the
+    only size its generator runs at; None for fully convolutional generators."""
+    spatial = subject.model.generator.inputs[0].shape[1:3]
+    if subject.name == LATENT_SEARCH or None not in spatial:
+        return tuple(subject.model.image_size)
+    return None
+
+
+def subject_sizes(subject, sizes):
+    """The image sizes to measure `subject` at: one for `latent_search` (G(z) has no image
+    size), else all of `sizes`."""
+    return sizes[:1] if subject.name == LATENT_SEARCH else sizes
+
+
+def inference_step(subject, size):
+    """``(function, inputs)``: ``function(inputs)`` is one single-image inference at `size`:
+    the composited model call, or one G(z) for `latent_search`."""
+    model = subject.model
+    if subject.name == LATENT_SEARCH:
+        return (lambda z: model.generator(z, training=False)), network_inputs(model.generator, size)
     batch = {
         "image": random_images((1, size, size, 3)),
         "mask": rectangle_hole_masks(1, size, size, HOLE_FRACTION),
     }
-    function = compiled(lambda inputs: model(inputs, training=False), jit_compile)
-    return lambda: function(batch)
+    return (lambda inputs: model(inputs, training=False)), batch
+
+
+def make_case(subject, size):
+    """The `Case` of `subject` at `size`, its MACs counted (one eager inference)."""
+    function, inputs = inference_step(subject, size)
+    try:
+        counts = forward_multiply_adds(subject.model.generator, lambda: function(inputs))
+    except Exception as error:  # noqa: BLE001 -- a failed count is a table entry
+        counts = error
+    return Case(subject, size, function, inputs, counts)
+
+
+def size_cell(case):
+    """The size column: the image size, and the network's own size for fixed-size models."""
+    fixed = network_size(case.subject)
+    if fixed is None:
+        return f"{case.size}x{case.size}"
+    network = f"{fixed[1]}x{fixed[0]}"
+    if case.subject.name == LATENT_SEARCH:
+        return f"{network} (native), one G(z)"
+    return f"{case.size}x{case.size}, network at its native {network}"
+
+
+def subject_note(subject):
+    """A note under the title for fixed-size models (None for the others)."""
+    fixed = network_size(subject)
+    if fixed is None:
+        return None
+    network = f"{fixed[1]}x{fixed[0]}"
+    if subject.name == LATENT_SEARCH:
+        model = subject.model
+        return (
+            f"{subject.label}: one generator pass G(z) at its native {network}, batch 1, "
+            f"counted and timed alone; inpainting runs search_steps x candidates = "
+            f"{model.search_steps} x {model.candidates} forward + backward passes of G and D "
+            "(not timed here: `benchmarks/latent_search_latency.py`)."
+        )
+    return (
+        f"{subject.label}: a fixed-size network: the call resizes the image to {network} and "
+        f"the fill back (timed); its MACs are the network's at {network} for every image size."
+    )
+
+
+# ---- timing ----------------------------------------------------------------------------------
 
 
 def reference_convolution(size, channels, jit_compile):
@@ -169,13 +370,98 @@ def reference_convolution(size, channels, jit_compile):
     return (lambda: function(inputs)), size * size * 9 * channels * channels
 
 
+def timed_call(case, jit_compile):
+    """A zero-argument callable: the case's inference in a `tf.function`."""
+    function = compiled(case.function, jit_compile)
+    return lambda: function(case.inputs)
+
+
 def gigaflops_per_second(multiply_adds, seconds):
     return FLOPS_PER_MULTIPLY_ADD * multiply_adds / seconds / 1e9
 
 
+def measure(cases, args):
+    """``(timings, reference GFLOP/s)``: ``{(case index, jit_compile): seconds or the
+    exception}`` and ``{jit_compile: GFLOP/s}`` of the reference, interleaved per mode."""
+    timings, reference_gflops = {}, {}
+    for jit_compile in jit_modes(args):
+        reference, reference_macs = reference_convolution(
+            args.reference_size, args.reference_channels, jit_compile
+        )
+        functions = {"reference": reference}
+        functions.update({index: timed_call(case, jit_compile) for index, case in enumerate(cases)})
+        measured = medians_or_errors(functions, args.warmup, args.repeats)
+        reference_seconds = measured.pop("reference")
+        if isinstance(reference_seconds, Exception):
+            raise reference_seconds
+        reference_gflops[jit_compile] = gigaflops_per_second(reference_macs, reference_seconds)
+        timings.update({(index, jit_compile): seconds for index, seconds in measured.items()})
+    return timings, reference_gflops
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+
+def count_cells(counts):
+    """GMAC and attention share, or the counting error and "-"."""
+    if isinstance(counts, Exception):
+        return describe_error(counts), "-"
+    total = counts["conv"] + counts["attention"]
+    return f"{total / 1e9:.3g}", f"{100 * counts['attention'] / total:.1f}"
+
+
+def timing_cells(counts, seconds, limit):
+    """ms, GFLOP/s and % of the limit; "-" where the count or the timing failed."""
+    if isinstance(seconds, Exception):
+        return describe_error(seconds), "-", "-"
+    if isinstance(counts, Exception):
+        return milliseconds(seconds), "-", "-"
+    achieved = gigaflops_per_second(counts["conv"] + counts["attention"], seconds)
+    return milliseconds(seconds), f"{achieved:.1f}", f"{100 * achieved / limit:.0f}"
+
+
+def table_rows(cases, timings, limit, modes):
+    rows = []
+    for index, case in enumerate(cases):
+        for jit_compile in modes:
+            rows.append(
+                (
+                    case.subject.label,
+                    size_cell(case),
+                    *count_cells(case.counts),
+                    jit_label(jit_compile),
+                    *timing_cells(case.counts, timings[(index, jit_compile)], limit),
+                )
+            )
+    return rows
+
+
+def report_notes(args, subjects, reference_gflops, limit):
+    reference_text = ", ".join(
+        f"{jit_label(jit)} {gflops:.1f} GFLOP/s" for jit, gflops in reference_gflops.items()
+    )
+    notes = [
+        f"Reference: Conv2D 1x{args.reference_size}x{args.reference_size}x"
+        f"{args.reference_channels} -> {args.reference_channels}, 3x3, forward: "
+        f"{reference_text}; limit = {limit:.1f} GFLOP/s (the better one). Models: one "
+        f"image, {100 * HOLE_FRACTION:.0f} % centred rectangular hole, composited output; "
+        f"median of {args.repeats} interleaved rounds after {max(1, args.warmup)} "
+        f"warm-up round(s). 1 MAC = 2 FLOPs. The authors' TF1 DeepFill v2 graph reaches about "
+        f"{AUTHORS_TF1_EFFICIENCY} % on this kind of machine; target for gated_conv: "
+        f">= {GATED_CONV_TARGET} %.",
+    ]
+    notes += [note for note in map(subject_note, subjects) if note]
+    return notes
+
+
 def main():
     parser = benchmark_parser(__doc__, repeats=3)
-    parser.add_argument("--models", nargs="+", default=["gated_conv:48", "gated_conv:24"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["gated_conv:48", "gated_conv:24"],
+        help="NAME:WIDTH (default architecture at that width) or NAME (as published in the zoo)",
+    )
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--reference-size", type=int, default=256)
     parser.add_argument("--reference-channels", type=int, default=64)
@@ -185,72 +471,17 @@ def main():
         specs = [parse_model(spec) for spec in args.models]
     except ValueError as error:
         parser.error(str(error))
-    models = {}
-    for name, width in specs:
-        model = build_model(name, width)
-        models[f"{name} (width {model.width})"] = model
-    counts = {
-        (label, size): count_multiply_adds(model.generator, size)
-        for label, model in models.items()
-        for size in args.sizes
-    }
-
-    timing, reference_gflops = {}, {}
-    for jit_compile in jit_modes(args):
-        reference, reference_macs = reference_convolution(
-            args.reference_size, args.reference_channels, jit_compile
-        )
-        functions = {"reference": reference}
-        for label, model in models.items():
-            for size in args.sizes:
-                functions[(label, size)] = inference(model, size, jit_compile)
-        measured = medians_or_errors(functions, args.warmup, args.repeats)
-        reference_seconds = measured.pop("reference")
-        if isinstance(reference_seconds, Exception):
-            raise reference_seconds
-        reference_gflops[jit_compile] = gigaflops_per_second(reference_macs, reference_seconds)
-        timing.update({(*key, jit_compile): seconds for key, seconds in measured.items()})
+    subjects = [load_subject(name, width) for name, width in specs]
+    cases = [
+        make_case(subject, size)
+        for subject in subjects
+        for size in subject_sizes(subject, args.sizes)
+    ]
+    timings, reference_gflops = measure(cases, args)
     limit = max(reference_gflops.values())
-
-    rows = []
-    for (label, size), count in counts.items():
-        total = count["conv"] + count["attention"]
-        for jit_compile in jit_modes(args):
-            seconds = timing[(label, size, jit_compile)]
-            if isinstance(seconds, Exception):
-                measured_cells = (describe_error(seconds), "-", "-")
-            else:
-                achieved = gigaflops_per_second(total, seconds)
-                measured_cells = (
-                    milliseconds(seconds),
-                    f"{achieved:.1f}",
-                    f"{100 * achieved / limit:.0f}",
-                )
-            rows.append(
-                (
-                    label,
-                    f"{size}x{size}",
-                    f"{total / 1e9:.2f}",
-                    f"{100 * count['attention'] / total:.1f}",
-                    jit_label(jit_compile),
-                    *measured_cells,
-                )
-            )
-    reference_text = ", ".join(
-        f"{jit_label(jit)} {gflops:.1f} GFLOP/s" for jit, gflops in reference_gflops.items()
-    )
     print_report(
         "Inference efficiency against a plain Conv2D",
-        [
-            f"Reference: Conv2D 1x{args.reference_size}x{args.reference_size}x"
-            f"{args.reference_channels} -> {args.reference_channels}, 3x3, forward: "
-            f"{reference_text}; limit = {limit:.1f} GFLOP/s (the better one). Models: one "
-            f"image, {100 * HOLE_FRACTION:.0f} % centred rectangular hole, composited output; "
-            f"median of {args.repeats} interleaved rounds after {max(1, args.warmup)} "
-            f"warm-up round(s). 1 MAC = 2 FLOPs. The authors' TF1 DeepFill v2 graph reaches about "
-            f"{AUTHORS_TF1_EFFICIENCY} % on this kind of machine; target for gated_conv: "
-            f">= {GATED_CONV_TARGET} %.",
-        ],
+        report_notes(args, subjects, reference_gflops, limit),
         (
             "model",
             "size",
@@ -261,7 +492,7 @@ def main():
             "GFLOP/s",
             "% of Conv2D limit",
         ),
-        rows,
+        table_rows(cases, timings, limit, jit_modes(args)),
     )
 
 

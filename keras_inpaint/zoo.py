@@ -402,11 +402,7 @@ def _load_keras(source, weights, overrides):
                 "architecture and weights: weights=None and constructor overrides apply to zoo "
                 "names and preset folders only"
             )
-        import keras
-
-        with zipfile.ZipFile(source.keras_file) as archive:
-            _import_defining_module(json.loads(archive.read("config.json")))
-        return keras.saving.load_model(source.keras_file, safe_mode=True)
+        return _load_keras_file(source.keras_file)
     folder = source.folder
     if source.entry is not None and not (folder / WEIGHTS_FILE).is_file():
         if weights == "zoo":
@@ -440,6 +436,16 @@ def _build_from_preset(folder, overrides):
     config["config"] = {**config["config"], **overrides}
     _import_defining_module(config)
     return keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def _load_keras_file(path):
+    """``keras.saving.load_model(path, safe_mode=True)`` after importing the package module
+    that defines the model (`_import_defining_module`)."""
+    import keras
+
+    with zipfile.ZipFile(path) as archive:
+        _import_defining_module(json.loads(archive.read("config.json")))
+    return keras.saving.load_model(path, safe_mode=True)
 
 
 def _import_defining_module(config):
@@ -580,7 +586,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     timing_path = run_dir / "timing.json"
     timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
-    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    model = _load_keras_file(run_dir / "model.keras")
     entry = ENTRIES.get(ALIASES.get(name, name))
     metadata = {
         "name": name,
@@ -597,11 +603,10 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "notes": notes,
         "run": run,
     }
-    copy_weights = _write_float16_weights if float16 else shutil.copyfile
     return write_preset(
         dest_dir,
         model,
-        functools.partial(copy_weights, run_dir / "model.weights.h5"),
+        functools.partial(_write_model_weights, run_dir / "model.weights.h5", float16=float16),
         metadata,
         lambda complete: model_card(complete, entry),
     )
@@ -752,8 +757,14 @@ def move_into_place(staging, dest_dir):
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _write_float16_weights(source, target):
-    """Copy a Keras ``.weights.h5`` file with its float datasets cast to float16."""
+def _write_model_weights(source, target, float16=False):
+    """Copy a Keras ``.weights.h5`` file without the optimizers' state, float datasets cast
+    to float16 when `float16`.
+
+    A training run's weights file also holds each optimizer's slots (Adam's two moments: twice
+    the model's size); a preset is for inference and fine-tuning, which starts new optimizers,
+    so the top-level groups named ``*optimizer`` are left out.
+    """
     import h5py
     import numpy as np
 
@@ -761,11 +772,13 @@ def _write_float16_weights(source, target):
         dst.attrs.update(src.attrs)
 
         def copy(name, item):
+            if name.split("/")[0].endswith("optimizer"):
+                return
             if isinstance(item, h5py.Group):
                 dst.require_group(name).attrs.update(item.attrs)
                 return
             data = item[()]
-            if data.dtype.name in _FLOAT_DTYPES:
+            if float16 and data.dtype.name in _FLOAT_DTYPES:
                 if data.size and np.abs(data).max() > _FLOAT16_MAX:
                     raise ValueError(
                         f"weight {name!r} has values beyond float16's range "

@@ -15,11 +15,14 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common, zoo_speed
+from benchmarks import common, flops, zoo_speed
 from benchmarks.flops import attention_multiply_adds, count_multiply_adds
 from keras_inpaint import zoo
-from keras_inpaint.layers import ContextualAttention, GatedConv2D, PartialConv2D
+from keras_inpaint.layers import ChannelwiseDense, ContextualAttention, GatedConv2D, PartialConv2D
+from keras_inpaint.models import get_model_class
 from keras_inpaint.models.gated_conv import GatedConvInpainter
+from keras_inpaint.models.partial_conv import PartialConvInpainter
+from tests.tiny_models import TINY_CONFIGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT_TIMEOUT_SECONDS = 240
@@ -27,7 +30,13 @@ SCRIPTS = {
     "layer_overhead": ("PartialConv2D", "GatedConv2D"),
     "contextual_attention_speed": ("vectorised", "per-sample loop"),
     "model_speed": ("gated_conv", "latent_search", "extrapolated"),
-    "flops": ("gated_conv (width 8)", "% of Conv2D limit"),
+    "flops": (
+        "gated_conv (width 8)",
+        "% of Conv2D limit",
+        "32x32, network at its native 128x128",
+        "64x64 (native), one G(z)",
+        "1500 x 4 forward + backward passes",
+    ),
     "zoo_speed": ("gated_conv (untrained, width 4)", "latent_search (untrained", "latency 128x96"),
 }
 
@@ -155,6 +164,79 @@ def test_count_multiply_adds_matches_hand_count():
     assert counts == {"conv": convolution + gated + partial + transposed, "attention": attention}
 
 
+def test_count_of_a_single_conv2d_is_the_hand_count():
+    height, width, channels, filters, kernel = 10, 12, 3, 5, 3
+    image = keras.Input((height, width, channels))
+    layer = keras.layers.Conv2D(filters, kernel, padding="same", dilation_rate=2)
+    network = keras.Model(image, layer(image))
+    counts = count_multiply_adds(network, 99)  # fixed input size: 99 is not used
+    assert counts == {"conv": height * width * channels * filters * kernel * kernel, "attention": 0}
+    assert "call" not in vars(layer)  # the recording wrapper is gone
+
+
+def test_count_of_dense_layers_is_the_hand_count():
+    z = keras.Input((7,))
+    x = keras.layers.Reshape((2, 3, 4))(keras.layers.Dense(24)(z))
+    network = keras.Model(z, ChannelwiseDense()(x))
+    assert count_multiply_adds(network, 16) == {"conv": 7 * 24 + 4 * 6 * 6, "attention": 0}
+
+
+def test_count_refuses_a_layer_with_weights_it_cannot_count():
+    image = keras.Input((None, None, 3))
+    network = keras.Model(image, keras.layers.DepthwiseConv2D(3)(image))
+    with pytest.raises(TypeError, match="no multiply-add count for DepthwiseConv2D"):
+        count_multiply_adds(network, 8)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CONFIGS))
+def test_every_model_kind_has_a_positive_count(name):
+    model = get_model_class(name)(**TINY_CONFIGS[name])
+    case = flops.make_case(flops.Subject(name, name, model), 64)
+    assert not isinstance(case.counts, Exception), case.counts
+    assert case.counts["conv"] > 0
+    has_attention = name in ("gated_conv", "contextual_attention")
+    assert (case.counts["attention"] > 0) == has_attention
+
+
+def test_count_follows_the_real_forward_pass():
+    model = GatedConvInpainter(image_size=32, width=4)
+    subject = flops.Subject("gated_conv", "gated_conv", model)
+    # 60x60 images are padded to 64x64 (a multiple of 8) before the generator runs.
+    assert flops.make_case(subject, 60).counts == count_multiply_adds(model.generator, 64)
+    model = get_model_class("context_encoder")(**TINY_CONFIGS["context_encoder"])
+    subject = flops.Subject("context_encoder", "context_encoder", model)
+    counts = [flops.make_case(subject, size).counts for size in (16, 64)]
+    assert counts[0] == counts[1] == count_multiply_adds(model.generator, 32)
+    assert flops.size_cell(flops.make_case(subject, 64)) == "64x64, network at its native 32x32"
+
+
+def test_a_failing_count_is_a_cell():
+    model = get_model_class("contextual_attention")(**TINY_CONFIGS["contextual_attention"])
+    case = flops.make_case(flops.Subject("contextual_attention", "ca", model), 32)
+    cells = flops.count_cells(case.counts)
+    assert cells[0].startswith("failed: ValueError (padding='symmetric' needs images of at least")
+    assert cells[1] == "-"
+
+
+def test_flops_models_as_published_or_at_a_width(tmp_path, monkeypatch):
+    preset = PartialConvInpainter(image_size=32, depth=3, width=4)
+    metadata = {"name": "partial_conv", "image_size": [32, 32]}
+    zoo.write_preset(
+        tmp_path / "partial_conv", preset, preset.save_weights, metadata, lambda complete: "card"
+    )
+    monkeypatch.setattr(zoo, "ZOO_ROOT", tmp_path)
+    assert flops.parse_model("pconv") == ("partial_conv", None)
+    assert flops.parse_model("gated_conv:24") == ("gated_conv", 24)
+    published = flops.load_subject("partial_conv", None)
+    assert published.label == "partial_conv (width 4, depth 3; zoo preset)"
+    assert flops.load_subject("partial_conv", 8).label == "partial_conv (width 8, depth 8)"
+    default = flops.load_subject("latent_search", None)
+    assert default.label == "latent_search (width 64; default config, no preset)"
+    for spec, message in (("telea", "classical"), ("nope", "unknown"), ("gated_conv:x", "width")):
+        with pytest.raises(ValueError, match=message):
+            flops.parse_model(spec)
+
+
 def test_attention_multiply_adds_with_stride_and_batch():
     layer = ContextualAttention(rate=1, stride=2, fuse_size=1, patch_size=3)
     pairs = (6 * 6) * (3 * 3)
@@ -171,6 +253,17 @@ def test_describe_error():
     traced = ValueError("in user code:\n\n  File x.py\n  ValueError: size | 3 is odd\n")
     assert common.describe_error(traced) == "failed: ValueError (ValueError: size / 3 is odd)"
     assert common.describe_error(KeyError()) == "failed: KeyError"
+
+
+def test_describe_error_unwraps_keras_call_errors():
+    message = (
+        "Exception encountered when calling Model.call().\n\n\x1b[1mpadding='symmetric' needs "
+        "64x64\x1b[0m\n\nArguments received by Model.call():\n  \u2022 training=False"
+    )
+    expected = "failed: ValueError (padding='symmetric' needs 64x64)"
+    assert common.describe_error(ValueError(message)) == expected
+    traced = "in user code:\n\n  File x.py\n  ValueError: " + message.replace("\n", "\n    ")
+    assert common.describe_error(ValueError(traced)) == expected
 
 
 def test_zoo_speed_training_settings_from_metadata():
