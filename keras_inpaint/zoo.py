@@ -848,6 +848,15 @@ def _training_time_text(timing):
             f"({len(timing['sessions'])} session{'s' if len(timing['sessions']) > 1 else ''})")
 
 
+def _protocol_extras(protocol):
+    """" Also: stride=10, ..." for the protocol's settings beyond images, masks and size."""
+    extras = {key: value for key, value in protocol.items()
+              if key not in ("images", "masks", "size") and value not in (None, 1)}
+    if not extras:
+        return ""
+    return " Also: " + ", ".join(f"`{key}={json.dumps(value)}`" for key, value in extras.items())
+
+
 def _evaluation_lines(name, evaluation):
     """The card's "Evaluation" section: the per-bin tables and, in words and numbers, where
     the model does not beat the classical fills (PSNR higher and L1 lower is "beats")."""
@@ -862,7 +871,8 @@ def _evaluation_lines(name, evaluation):
         "",
         f"`keras-inpaint evaluate` on `{protocol.get('images')}` with the masks of "
         f"`{protocol.get('masks')}` at {protocol.get('size')}x{protocol.get('size')}: composited "
-        "outputs, scores per hole-ratio bin, the classical fills on the same pairs.",
+        "outputs, scores per hole-ratio bin, the classical fills on the same pairs."
+        + _protocol_extras(protocol),
         "",
         comparison_markdown({name: evaluation["bins"], **baselines}),
         "",

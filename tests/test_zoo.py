@@ -220,14 +220,17 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     assert "- 20-30%: PSNR 24.50 vs telea 25.00 dB, L1 2.000 vs 3.000 %" in card
     assert "- 30-40%: PSNR 21.50 vs telea 23.00 dB" in card
     assert "## Notes\n\nTrained with a smaller width." in card
+    assert "on the same pairs.\n" in card  # no extra protocol settings to mention
     assert "At the paper's scale: `keras-inpaint train gated_conv --data tfds:" in card
     # Telea's overall PSNR (24.0) beats the model's (23.0): Telea stays the default
     assert zoo.default_model() == "telea"
-    zoo.publish(run, zoo_root / "gated_conv", evaluation=evaluation_report(26.5),
-                overwrite=True)
+    report = evaluation_report(26.5)
+    report["protocol"].update(stride=10, search={"steps": 200})
+    zoo.publish(run, zoo_root / "gated_conv", evaluation=report, overwrite=True)
     assert zoo.default_model() == "gated_conv"
     card = (zoo_root / "gated_conv" / "README.md").read_text()
     assert "- 20-30%" not in card and "beats every classical fill in PSNR and L1" in card
+    assert 'same pairs. Also: `stride=10`, `search={"steps": 200}`' in card
 
 
 def test_tampered_weights_are_refused(preset, tmp_path):
