@@ -171,7 +171,7 @@ def add_inpaint_parser(subparsers):
         "--model",
         default=None,
         help="zoo name, preset folder or .keras file (default: the best zoo model with trained "
-        "weights, else telea; see `keras-inpaint list`)",
+        "weights that beats the classical fills, else navier_stokes; see `keras-inpaint list`)",
     )
     parser.add_argument("--postprocess", default=None, help="poisson: Poisson blending")
     parser.add_argument(

@@ -32,7 +32,8 @@ or an object already loaded: a `keras.Model` or any callable taking
 ``{"image": [B,H,W,3] float32, "mask": [B,H,W,1] 1 = hole}`` and returning the composited
 ``[B,H,W,3]`` (e.g. `keras_inpaint.postprocess.ClassicalInpainter`); pass a loaded model in
 loops so that it is not loaded again. The default is `keras_inpaint.zoo.default_model`: the
-best zoo network with trained weights, or OpenCV's Telea fill while the zoo has none.
+best zoo network with trained weights that beats the classical fills on its evaluation, else
+OpenCV's Navier-Stokes fill (`keras_inpaint.zoo.CLASSICAL_DEFAULT`).
 
 **Image size.** Networks take any size (fully convolutional ones pad to their stride and crop
 back; fixed-size ones resize inside). **High-resolution strategy:** when an image is more than

@@ -61,7 +61,7 @@ def box_mask(height=24, width=32, box=(slice(6, 14), slice(10, 20))):
 
 def test_uint8_array_matches_telea_and_keeps_known_pixels():
     image, hole = photo(), box_mask()
-    result = inpaint(image, hole.astype(np.uint8) * 255)
+    result = inpaint(image, hole.astype(np.uint8) * 255, model="telea")
     assert result.dtype == np.uint8 and result.shape == image.shape
     np.testing.assert_array_equal(result[~hole], image[~hole])
     expected = postprocess.telea(image / np.float32(255), hole[..., None])
@@ -206,10 +206,12 @@ def test_poisson_postprocess_equals_blending_the_fill():
     assert (result[hole] != FILL_LEVEL).any()  # the colours moved towards the context
 
 
-def test_default_model_is_telea_without_trained_weights():
-    assert zoo.default_model() == "telea"
+def test_default_model_is_the_classical_default_when_no_network_beats_it(monkeypatch):
+    monkeypatch.setattr(zoo, "has_weights", lambda name: False)
+    assert zoo.default_model() == zoo.CLASSICAL_DEFAULT == "navier_stokes"
     image, hole = photo(), box_mask()
-    np.testing.assert_array_equal(inpaint(image, hole), inpaint(image, hole, model="telea"))
+    np.testing.assert_array_equal(inpaint(image, hole),
+                                  inpaint(image, hole, model="navier_stokes"))
 
 
 def test_errors(tmp_path):

@@ -170,7 +170,7 @@ def test_load_preset_folder_restores_the_trained_model(preset, run_dir):
 
 
 def test_zoo_names_load_published_entries_and_rank_the_default(zoo_root, run_dir):
-    assert zoo.default_model() == "telea"
+    assert zoo.default_model() == "navier_stokes"
     zoo.publish(run_dir, zoo_root / "gated_conv")
     assert zoo.has_weights("gated_conv") and zoo.default_model() == "gated_conv"
     assert_same_weights(zoo.load("deepfill_v2"), keras.saving.load_model(run_dir / "model.keras"))
@@ -222,8 +222,8 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     assert "## Notes\n\nTrained with a smaller width." in card
     assert "on the same pairs.\n" in card  # no extra protocol settings to mention
     assert "At the paper's scale: `keras-inpaint train gated_conv --data tfds:" in card
-    # Telea's overall PSNR (24.0) beats the model's (23.0): Telea stays the default
-    assert zoo.default_model() == "telea"
+    # Telea's overall PSNR (24.0) beats the model's (23.0): the classical default stays
+    assert zoo.default_model() == "navier_stokes"
     report = evaluation_report(26.5)
     report["protocol"].update(stride=10, search={"steps": 200})
     zoo.publish(run, zoo_root / "gated_conv", evaluation=report, overwrite=True)
@@ -374,13 +374,15 @@ def test_wheel_ships_the_zoo_and_the_example_data(run_dir, tmp_path):
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
         ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs"))
-    zoo.publish(run_dir, source / "zoo" / "gated_conv")
+    shipped = sorted(path.name for path in (REPO / "zoo").iterdir() if path.is_dir())
+    zoo.publish(run_dir, source / "zoo" / "gated_conv", overwrite=True)  # a toy, unmeasured
     subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
                     "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
                    cwd=source, check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("keras_inpaint-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"keras_inpaint/zoo_presets/gated_conv/{name}" for name in PRESET_FILES} | {
+    expected = {f"keras_inpaint/zoo_presets/{preset}/{name}"
+                for preset in {"gated_conv", *shipped} for name in PRESET_FILES} | {
         "keras_inpaint/zoo_presets/__init__.py",
         "keras_inpaint/examples_data/chelsea.png",
         "keras_inpaint/examples_data/chelsea_mask.png",
