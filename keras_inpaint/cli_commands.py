@@ -7,7 +7,8 @@
     keras-inpaint inpaint IMAGE_DIR [MASK_DIR] -o OUT_DIR [...]     (masks matched by file stem)
     keras-inpaint list
     keras-inpaint export NAME DIR [--version N] [--weights zoo|none]
-    keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16] [--overwrite]
+    keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16] [--generator-only]
+                  [--evaluation REPORT.json] [--notes NOTES.md] [--overwrite]
     keras-inpaint convert deepfill_v1|deepfill_v2 CHECKPOINT OUT_DIR [--name NAME]
 
 `keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``
@@ -374,6 +375,8 @@ def add_publish_parser(subparsers):
         help="a measured score, e.g. --score psnr=24.1 (repeatable)",
     )
     parser.add_argument("--float16", action="store_true", help="store weights as float16")
+    parser.add_argument("--generator-only", action="store_true",
+                        help="ship the generator's weights without the discriminators")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     parser.add_argument(
         "--evaluation",
@@ -392,8 +395,8 @@ def run_publish(args):
     notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else None
     path = zoo.publish(
         args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
-        float16=args.float16, overwrite=args.overwrite, evaluation=args.evaluation,
-        notes=notes,
+        float16=args.float16, generator_only=args.generator_only, overwrite=args.overwrite,
+        evaluation=args.evaluation, notes=notes,
     )
     print(f"wrote {path}")
 

@@ -417,7 +417,9 @@ def _load_keras(source, weights, overrides):
             return source.entry.build(**overrides)
     model = _build_from_preset(folder, overrides)
     if weights == "zoo":
-        model.load_weights(verified_weights(folder))
+        weights_of = read_metadata(folder).get("weights_of", "model")
+        (model.generator if weights_of == "generator" else model).load_weights(
+            verified_weights(folder))
     return model
 
 
@@ -535,7 +537,7 @@ def _export_into_cache(model, target):
 
 
 def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False,
-            evaluation=None, notes=None):
+            evaluation=None, notes=None, generator_only=False):
     """Turn a training run directory into a preset folder (a zoo entry).
 
     Reads ``run.json``, ``model.keras`` and ``model.weights.h5`` from `run_dir` (as
@@ -563,6 +565,11 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
             says, with the numbers, on which bins the model does not beat the baselines.
         notes: Markdown added to the card under "Notes" (e.g. how training deviated from
             the paper).
+        generator_only: ship ``model.generator``'s weights alone (``metadata["weights_of"]``
+            is then ``"generator"``): the discriminators serve only adversarial training, and
+            are most of some models' size (GLCIC's two are 84 % of its weights). `load` gives
+            them fresh random weights, which fine-tuning must train again. Refused for models
+            whose inference needs more than the generator (the latent search).
 
     Returns:
         The preset folder as a `Path`.
@@ -593,11 +600,18 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     timing_path = run_dir / "timing.json"
     timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
     model = _load_keras_file(run_dir / "model.keras")
+    if generator_only and (getattr(model, "generator", None) is None
+                           or getattr(model, "inference_needs_discriminator", True)):
+        raise ValueError(
+            f"generator_only: {type(model).__name__} needs more than a generator for "
+            "inference (or has none); publish all its weights"
+        )
     entry = ENTRIES.get(ALIASES.get(name, name))
     metadata = {
         "name": name,
         "paper": None if entry is None else entry.paper,
         "weights_dtype": "float16" if float16 else "float32",
+        "weights_of": "generator" if generator_only else "model",
         "image_size": [int(side) for side in run["image_size"]],
         "data": run["data"],
         "steps": _trained_steps(model, run),
@@ -612,7 +626,8 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     return write_preset(
         dest_dir,
         model,
-        functools.partial(_write_model_weights, run_dir / "model.weights.h5", float16=float16),
+        functools.partial(_write_model_weights, run_dir / "model.weights.h5", float16=float16,
+                          group="generator" if generator_only else None),
         metadata,
         lambda complete: model_card(complete, entry),
     )
@@ -763,9 +778,10 @@ def move_into_place(staging, dest_dir):
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _write_model_weights(source, target, float16=False):
+def _write_model_weights(source, target, float16=False, group=None):
     """Copy a Keras ``.weights.h5`` file without the optimizers' state, float datasets cast
-    to float16 when `float16`.
+    to float16 when `float16`; with `group` (e.g. ``"generator"``), only that sub-model's
+    weights, laid out as its own ``load_weights`` reads them.
 
     A training run's weights file also holds each optimizer's slots (Adam's two moments: twice
     the model's size); a preset is for inference and fine-tuning, which starts new optimizers,
@@ -778,7 +794,7 @@ def _write_model_weights(source, target, float16=False):
         dst.attrs.update(src.attrs)
 
         def copy(name, item):
-            if name.split("/")[0].endswith("optimizer"):
+            if group is None and name.split("/")[0].endswith("optimizer"):
                 return
             if isinstance(item, h5py.Group):
                 dst.require_group(name).attrs.update(item.attrs)
@@ -793,7 +809,7 @@ def _write_model_weights(source, target, float16=False):
                 data = data.astype(np.float16)
             dst.create_dataset(name, data=data).attrs.update(item.attrs)
 
-        src.visititems(copy)
+        (src if group is None else src[group]).visititems(copy)
 
 
 def model_card(metadata, entry=None):
@@ -818,6 +834,10 @@ def model_card(metadata, entry=None):
           if metadata.get("paper_command") else []),
         f"- Weights: `{metadata['weights_file']}` ({metadata['weights_dtype']}), sha256 "
         f"`{metadata['sha256']}`",
+        *(["- The generator's weights only: the discriminators (used only in adversarial "
+           "training) are not shipped; loading gives them random weights, so fine-tuning "
+           "trains them from scratch."]
+          if metadata.get("weights_of") == "generator" else []),
         f"- Created: {metadata['created']} with "
         + ", ".join(f"{key} {value}" for key, value in metadata["versions"].items()),
         "",

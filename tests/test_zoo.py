@@ -195,6 +195,29 @@ def evaluation_report(model_psnr):
                         "telea": rows(25.0, 23.0, 3.0)}}
 
 
+def test_generator_only_preset_ships_and_restores_the_generator(zoo_root, run_dir, monkeypatch):
+    preset = zoo.publish(run_dir, zoo_root / "gated_conv", generator_only=True)
+    full = zoo.publish(run_dir, zoo_root / "partial_conv")
+    with h5py.File(preset / "model.weights.h5") as small, h5py.File(full / "model.weights.h5") as big:
+        assert set(small) == set(big["generator"])  # the generator's own layout, nothing else
+        assert set(big) > {"generator", "discriminator"}
+    assert zoo.read_metadata(preset)["weights_of"] == "generator"
+    assert "The generator's weights only" in (preset / "README.md").read_text()
+    reference = keras.saving.load_model(run_dir / "model.keras")
+    model = zoo.load("gated_conv")
+    assert_same_weights(model.generator, reference.generator)
+    np.testing.assert_array_equal(np.asarray(model(batch())), np.asarray(reference(batch())))
+    assert any(not np.array_equal(a, b) for a, b in
+               zip(model.discriminator.get_weights(), reference.discriminator.get_weights()))
+    # a model whose inference needs its discriminator is refused, e.g. the latent search
+    from keras_inpaint.models import get_model_class
+
+    assert get_model_class("latent_search").inference_needs_discriminator
+    monkeypatch.setattr(type(reference), "inference_needs_discriminator", True)
+    with pytest.raises(ValueError, match="needs more than a generator"):
+        zoo.publish(run_dir, zoo_root / "other", generator_only=True)
+
+
 def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_dir, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)

@@ -118,6 +118,10 @@ class InpaintingModel(keras.Model):
     summarize_output = True
     """Whether training writes the composited output to TensorBoard (False where inference
     is too costly to run during training, as for the latent search)."""
+    inference_needs_discriminator = False
+    """Whether inference uses more than ``self.generator`` (True for the latent search, whose
+    prior loss is the discriminator's): otherwise a preset may ship the generator alone
+    (`keras_inpaint.zoo.publish(generator_only=True)`)."""
 
     def __init__(self, image_size=256, **kwargs):
         super().__init__(**kwargs)
