@@ -1,7 +1,7 @@
 """The ``keras-inpaint`` sub-commands: train, evaluate, inpaint, list, export, publish, convert.
 
     keras-inpaint train MODEL --data PATH|tfds:NAME --output DIR [options]
-    keras-inpaint evaluate MODEL... --images DIR --masks DIR [--out REPORT.md]
+    keras-inpaint evaluate MODEL... --images DIR --masks DIR [--out REPORT.md] [--set LABEL.KEY=V]
     keras-inpaint inpaint IMAGE [MASK] -o OUT [--model NAME] [--postprocess poisson]
                           [--compare SIDE_BY_SIDE.png] [--mask-threshold T]
     keras-inpaint inpaint IMAGE_DIR [MASK_DIR] -o OUT_DIR [...]     (masks matched by file stem)
@@ -116,20 +116,48 @@ def add_evaluate_parser(subparsers):
                         help="write the scores as JSON here (`keras-inpaint publish --evaluation`)")
     parser.add_argument("--contact-sheet", default=None, help="write a PNG contact sheet here")
     parser.add_argument("--contact-rows", type=int, default=4, help="rows of the contact sheet")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="LABEL.KEY=VALUE",
+        help="a constructor argument of one method, e.g. --set latent_search.search_steps=200 "
+        "(repeatable; recorded in the --json protocol)",
+    )
     parser.set_defaults(handler=run_evaluate)
+
+
+def method_overrides(assignments, labels):
+    """``["label.key=value", ...]`` -> ``{label: {key: value}}`` for the given method labels."""
+    from keras_inpaint import training
+
+    overrides = {}
+    for assignment in assignments:
+        label, dot, rest = assignment.partition(".")
+        if not dot or label not in labels:
+            raise ValueError(
+                f"--set expects LABEL.KEY=VALUE with LABEL one of {', '.join(labels)}, "
+                f"received {assignment!r}"
+            )
+        overrides.setdefault(label, {}).update(training.parse_overrides([rest]))
+    return overrides
 
 
 def run_evaluate(args):
     from keras_inpaint import evaluation, zoo
 
-    methods = {}
+    sources = {}
     for argument in args.models:
         label, sep, source = argument.partition("=")
         if not sep:
             label, source = argument, argument
-        if label in methods:
+        if label in sources:
             raise ValueError(f"two methods are labelled {label!r}; use LABEL=PATH to rename one")
-        methods[label] = zoo.load(source)
+        sources[label] = source
+    overrides = method_overrides(args.overrides, list(sources))
+    methods = {label: zoo.load(source, **overrides.get(label, {}))
+               for label, source in sources.items()}
     scores = evaluation.evaluate(
         methods, args.images, args.masks, size=args.size, limit=args.limit,
         batch_size=args.batch_size, contact_sheet=args.contact_sheet,
@@ -141,7 +169,7 @@ def run_evaluate(args):
         Path(args.out).write_text(report + "\n", encoding="utf-8")
     if args.json:
         protocol = {"images": str(args.images), "masks": str(args.masks), "size": args.size,
-                    "limit": args.limit, "stride": args.stride}
+                    "limit": args.limit, "stride": args.stride, **overrides}
         Path(args.json).write_text(
             json.dumps(evaluation.report_json(scores, **protocol), indent=2) + "\n",
             encoding="utf-8",

@@ -73,12 +73,13 @@ def test_cli_labels_columns_and_writes_markdown_and_json(photo_folder, tmp_path,
     masks = write_masks(tmp_path / "masks", [0.25, 0.35])
     arguments = ["evaluate", "fast=telea", "navier_stokes", "--images", str(photo_folder),
                  "--masks", str(masks), "--size", "32", "--out", str(tmp_path / "r.md"),
-                 "--json", str(tmp_path / "r.json")]
+                 "--json", str(tmp_path / "r.json"), "--set", "fast.radius=7"]
     assert cli.main(arguments) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert list(report["methods"]) == ["fast", "navier_stokes"]
     assert report["protocol"] == {"images": str(photo_folder), "masks": str(masks),
-                                  "size": 32, "limit": None, "stride": 1}
+                                  "size": 32, "limit": None, "stride": 1,
+                                  "fast": {"radius": 7}}
     counts = {row["bin"]: row["count"] for row in report["methods"]["fast"]}
     assert counts["20-30%"] == counts["30-40%"] == 1 and counts["all"] == 2
     markdown = (tmp_path / "r.md").read_text()
@@ -87,3 +88,6 @@ def test_cli_labels_columns_and_writes_markdown_and_json(photo_folder, tmp_path,
     assert cli.main(["evaluate", "telea", "telea=navier_stokes", "--images", str(photo_folder),
                      "--masks", str(masks)]) == 2
     assert "two methods are labelled 'telea'" in capsys.readouterr().err
+    assert cli.main(["evaluate", "telea", "--images", str(photo_folder), "--masks", str(masks),
+                     "--set", "gated_conv.width=8"]) == 2
+    assert "LABEL one of telea, received 'gated_conv.width=8'" in capsys.readouterr().err

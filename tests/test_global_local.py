@@ -191,6 +191,7 @@ def test_one_step_per_phase_trains_the_right_networks():
         model.train_steps.assign(start)
         generator_before = model_checks.snapshot(model.generator_variables)
         discriminator_before = model_checks.snapshot(model.discriminator_variables)
+        statistics_before = model_checks.snapshot(model.discriminator.non_trainable_variables)
         results = step(batch)
         assert sorted(results) == sorted(model.loss_terms)
         model_checks.assert_finite_losses(results)
@@ -201,8 +202,12 @@ def test_one_step_per_phase_trains_the_right_networks():
         )
         assert all(generator_changed) == any(generator_changed) == completion_moves
         assert all(discriminator_changed) == any(discriminator_changed) == discriminator_moves
-        if phase == 1:  # no adversarial term yet
+        if phase == 1:  # no adversarial term yet, and the discriminators do not even run
             assert float(results["completion_loss"]) == float(results["reconstruction_loss"])
+            assert float(results["discriminator_loss"]) == float(results["adversarial_loss"]) == 0
+        statistics_changed = model_checks.changed(
+            model.discriminator.non_trainable_variables, statistics_before)
+        assert statistics_changed and any(statistics_changed) == (phase != 1)
     assert int(model.generator_optimizer.iterations) == 2
     assert int(model.discriminator_optimizer.iterations) == 2
 

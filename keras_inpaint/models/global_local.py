@@ -102,9 +102,10 @@ class GlobalLocalInpainter(InpaintingModel):
     every checkpoint, so a resumed run continues in the right phase; the current phase is
     returned as the metric ``phase`` (shown in the progress bar and logs). Phases are
     switched inside the compiled step by applying each optimizer under a condition (the
-    step runs unchanged under `tf.distribute`). In phase 1 the discriminators still run
-    forward (their losses are reported), and in every phase the batch-norm moving averages
-    of the networks that run follow the data; only the trainable weights are fixed.
+    step runs unchanged under `tf.distribute`). In phase 1 the discriminators do not run
+    (a `cond` on the phase; their losses are reported as 0); in the other phases the
+    batch-norm moving averages of the networks that run follow the data, and only the
+    trainable weights of the network not being trained are fixed.
 
     **Where we differ from the paper:** the paper trains with Adadelta and we do too, with
     Torch7's ``optim.adadelta`` defaults (learning rate 1, rho 0.9, epsilon 1e-6) since the
@@ -285,18 +286,27 @@ class GlobalLocalInpainter(InpaintingModel):
         adversarial_gate = ops.cast(phase == PHASES[2], "float32")
         fake_top, fake_left = hole_centred_offsets(mask, self.local_size)
         real_top, real_left = self._random_offsets(ops.shape(image)[0])
+        discriminator_gate = ops.cast(train_discriminator, "float32")
         with tf.GradientTape() as completion_tape, tf.GradientTape() as discriminator_tape:
             output = self.generate(image, mask, training=True)
             completed = output * mask + image * (1.0 - mask)
-            real_logits = self._discriminate(image, real_top, real_left)
-            fake_logits = self._discriminate(completed, fake_top, fake_left)
+
+            def discriminate():
+                return (self._discriminate(image, real_top, real_left),
+                        self._discriminate(completed, fake_top, fake_left))
+
+            def skip():  # phase 1: the discriminators take no part, so they do not run
+                zeros = ops.zeros((ops.shape(image)[0], 1), "float32")
+                return zeros, zeros
+
+            real_logits, fake_logits = ops.cond(train_discriminator, discriminate, skip)
             reconstruction_loss = masked_l2(image, output, mask)
-            adversarial_loss = nonsaturating_generator_loss(fake_logits)
+            adversarial_loss = discriminator_gate * nonsaturating_generator_loss(fake_logits)
             completion_loss = (
                 reconstruction_loss + adversarial_gate * self.alpha * adversarial_loss
             )
-            discriminator_loss = self.alpha * nonsaturating_discriminator_loss(
-                real_logits, ops.stop_gradient(fake_logits)
+            discriminator_loss = discriminator_gate * self.alpha * (
+                nonsaturating_discriminator_loss(real_logits, ops.stop_gradient(fake_logits))
             )
             scaled_completion_loss, scaled_discriminator_loss = self.scale_losses(
                 completion_loss, discriminator_loss
