@@ -327,6 +327,9 @@ def run_list(args):
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"\ndefault of `keras-inpaint inpaint` and inpaint(): {zoo.default_model()} "
+          "(the best trained network that beats the classical fills on its own evaluation, "
+          f"else {zoo.CLASSICAL_DEFAULT})")
 
 
 def _list_row(entry):
