@@ -1,6 +1,6 @@
 """The ``keras-inpaint`` sub-commands: train, evaluate, inpaint, list, export, publish, convert.
 
-    keras-inpaint train MODEL --data PATH|tfds:NAME --output DIR [options]
+    keras-inpaint train MODEL --data PATH|tfds:NAME --output DIR [--init-from RUN|ZOO] [options]
     keras-inpaint evaluate MODEL... --images DIR --masks DIR [--out REPORT.md] [--set LABEL.KEY=V]
     keras-inpaint inpaint IMAGE [MASK] -o OUT [--model NAME] [--postprocess poisson]
                           [--compare SIDE_BY_SIDE.png] [--mask-threshold T]
@@ -49,6 +49,12 @@ def add_train_parser(subparsers):
         "--strategy", choices=["default", "mirrored", "multi-worker"], default="default"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN|MODEL",
+        help="fine-tune: start from a finished run's weights, a .keras file or a zoo model",
+    )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=500)
@@ -81,6 +87,7 @@ def run_train(args):
         resume=args.resume,
         jit_compile=args.jit_compile,
         overrides=training.parse_overrides(args.overrides),
+        init_from=args.init_from,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,

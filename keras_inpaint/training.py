@@ -42,6 +42,7 @@ import keras
 import tensorflow as tf
 
 from keras_inpaint import data as inpaint_data
+from keras_inpaint import zoo
 from keras_inpaint.models import get_model_class
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
@@ -117,6 +118,30 @@ def _check_run_config(path, run_config, resume):
     _atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
 
 
+def _initialise_weights(model, source):
+    """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
+    into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
+    its own steps."""
+    path = Path(source)
+    if path.is_dir() and (path / "run.json").is_file():
+        path = path / "model.keras"
+        if not path.is_file():
+            raise ValueError(
+                f"{os.fspath(source)!r} is a run that has not finished (no model.keras); "
+                "finish it with --resume first"
+            )
+    weights = zoo.load(path).get_weights()
+    try:
+        model.set_weights(weights)
+    except ValueError as error:
+        raise ValueError(
+            f"cannot start from {os.fspath(source)!r}: its weights do not fit "
+            f"{type(model).__name__} with these settings (check --set width and the other "
+            f"architecture arguments): {error}"
+        ) from error
+    model.train_steps.assign(0)
+
+
 def _atomic_write_text(path, text):
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
         f.write(text)
@@ -146,6 +171,7 @@ def train(
     resume=False,
     jit_compile=False,
     overrides=None,
+    init_from=None,
     seed=0,
     checkpoint_every=500,
     log_every=50,
@@ -169,6 +195,12 @@ def train(
         resume: continue from the latest checkpoint in ``output``.
         jit_compile: compile each replica's train step with XLA.
         overrides: constructor arguments of the model (``--set key=value``).
+        init_from: fine-tune instead of starting from random weights: a finished run directory
+            (its ``model.keras``) or anything `keras_inpaint.zoo.load` takes (a zoo name, a
+            preset folder, a ``.keras`` file). Its architecture must match the model's with
+            `overrides`; loss weights, learning rates and the data may differ. Only weights are
+            copied (optimizers start fresh) and the new run counts its steps from 0; on
+            ``resume`` the checkpoint wins.
         seed: seed of the initial weights and of the data stream (file order, crops, flips,
             masks).
         checkpoint_every, log_every, image_every: intervals in steps.
@@ -194,6 +226,7 @@ def train(
     run_config = {
         "model": model,
         "overrides": overrides,
+        "init_from": None if init_from is None else str(init_from),
         "data": str(data),
         "image_size": list(size),
         "batch_size": batch_size,
@@ -233,6 +266,8 @@ def train(
     manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
     if resume and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    elif init_from is not None:
+        _initialise_weights(net, init_from)
     start = int(net.train_steps.numpy())
     if verbose and start:
         print(f"Resuming {output} at step {start}")

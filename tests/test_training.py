@@ -90,6 +90,38 @@ def test_resume_matches_uninterrupted_run(photo_folder, tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_init_from_a_run_fine_tunes_from_its_weights(photo_folder, tmp_path):
+    source = toy_train(photo_folder, tmp_path / "source", steps=2, overrides={"width": 3})
+    tuned = toy_train(photo_folder, tmp_path / "tuned", steps=0, overrides={"width": 3},
+                      init_from=tmp_path / "source")
+    assert int(tuned.train_steps.numpy()) == 0  # the fine-tuning run counts its own steps
+    for a, b in zip(source.trainable_variables, tuned.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    run = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert run["init_from"] == str(tmp_path / "source")
+    assert int(tuned.generator_optimizer.iterations.numpy()) == 0  # a fresh optimizer
+    # a .keras file works too; resuming keeps the checkpoint, not the initial weights
+    toy_train(photo_folder, tmp_path / "file", steps=1, overrides={"width": 3},
+              init_from=tmp_path / "source" / "model.keras")
+    resumed = toy_train(photo_folder, tmp_path / "file", steps=2, overrides={"width": 3},
+                        init_from=tmp_path / "source" / "model.keras", resume=True)
+    assert int(resumed.train_steps.numpy()) == 2
+    assert int(resumed.generator_optimizer.iterations.numpy()) == 2
+
+
+def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_path):
+    toy_train(photo_folder, tmp_path / "source", steps=1, overrides={"width": 3})
+    with pytest.raises(ValueError, match="cannot start from .*source.*do not fit ToyInpainter"):
+        toy_train(photo_folder, tmp_path / "wide", steps=1, overrides={"width": 5},
+                  init_from=tmp_path / "source")
+    with pytest.raises(ValueError, match="neither a zoo name"):
+        toy_train(photo_folder, tmp_path / "missing", steps=1, init_from=tmp_path / "nothing")
+    (tmp_path / "source" / "model.keras").unlink()  # as if killed before the end
+    with pytest.raises(ValueError, match="has not finished"):
+        toy_train(photo_folder, tmp_path / "unfinished", steps=1, overrides={"width": 3},
+                  init_from=tmp_path / "source")
+
+
 def test_sigkill_then_resume(photo_folder, tmp_path):
     command = [sys.executable, "-m", "keras_inpaint.cli", "train", TOY, "--data",
                str(photo_folder), "--output", str(tmp_path), "--image-size", "16",

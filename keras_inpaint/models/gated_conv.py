@@ -124,7 +124,9 @@ class GatedConvInpainter(InpaintingModel):
         guidance_channels: extra user-guidance input channels (0 = none; the paper's sketch
             channel is 1).
         l1_weight: weight of the two pixel-wise L1 terms (1, section 4).
-        adversarial_weight: weight of the SN-PatchGAN generator loss (1, section 4).
+        adversarial_weight: weight of the SN-PatchGAN generator loss (1, section 4); 0 trains
+            the generator on the L1 terms alone and skips the discriminator (its losses are
+            reported as 0), e.g. to fine-tune for PSNR.
         learning_rate: Adam learning rate of both networks (1e-4).
         beta_1, beta_2: Adam moments (0.5, 0.999).
         discriminator_width: first SN-PatchGAN layer's channels; None = 64 * width / 48.
@@ -360,20 +362,17 @@ class GatedConvInpainter(InpaintingModel):
         mask = binarize_mask(mask)
         guidance = self._read_guidance(data, image, required=True)
         target = to_signed(image)
+        adversarial = bool(self.adversarial_weight)
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             coarse, refined, _ = self._run_generator(target, mask, guidance, training=True)
-            completed = refined * mask + target * (1.0 - mask)
-            # Real and completed images go through the discriminator as one batch.
-            scores = self._discriminate(
-                ops.concatenate([target, completed], axis=0),
-                ops.concatenate([mask, mask], axis=0),
-                None if guidance is None else ops.concatenate([guidance, guidance], axis=0),
-            )
-            real_scores, fake_scores = ops.split(scores, 2, axis=0)
-            discriminator_loss = hinge_discriminator_loss(real_scores, fake_scores)
             coarse_l1 = ops.mean(ops.abs(target - coarse))
             refined_l1 = ops.mean(ops.abs(target - refined))
-            generator_adversarial = hinge_generator_loss(fake_scores)
+            if adversarial:
+                discriminator_loss, generator_adversarial = self._adversarial_losses(
+                    target, refined, mask, guidance
+                )
+            else:  # adversarial_weight=0: L1 alone; the discriminator neither runs nor learns
+                discriminator_loss = generator_adversarial = ops.zeros((), "float32")
             generator_loss = (
                 self.l1_weight * (coarse_l1 + refined_l1)
                 + self.adversarial_weight * generator_adversarial
@@ -381,9 +380,17 @@ class GatedConvInpainter(InpaintingModel):
             scaled_generator_loss, scaled_discriminator_loss = self.scale_losses(
                 generator_loss, discriminator_loss
             )
-        self.minimize_discriminator_then_generator(
-            discriminator_tape, scaled_discriminator_loss, generator_tape, scaled_generator_loss
-        )
+        if adversarial:
+            self.minimize_discriminator_then_generator(
+                discriminator_tape, scaled_discriminator_loss, generator_tape, scaled_generator_loss
+            )
+        else:
+            self.minimize(
+                self.generator_optimizer,
+                generator_tape,
+                scaled_generator_loss,
+                self.generator_variables,
+            )
         return self.record(
             {
                 "coarse_l1": coarse_l1,
@@ -392,6 +399,21 @@ class GatedConvInpainter(InpaintingModel):
                 "generator_loss": generator_loss,
                 "discriminator_loss": discriminator_loss,
             }
+        )
+
+    def _adversarial_losses(self, target, refined, mask, guidance):
+        """SN-PatchGAN hinge losses (discriminator, generator) of the real and completed images,
+        which go through the discriminator as one batch."""
+        completed = refined * mask + target * (1.0 - mask)
+        scores = self._discriminate(
+            ops.concatenate([target, completed], axis=0),
+            ops.concatenate([mask, mask], axis=0),
+            None if guidance is None else ops.concatenate([guidance, guidance], axis=0),
+        )
+        real_scores, fake_scores = ops.split(scores, 2, axis=0)
+        return (
+            hinge_discriminator_loss(real_scores, fake_scores),
+            hinge_generator_loss(fake_scores),
         )
 
     def get_config(self):
