@@ -122,15 +122,15 @@ def _initialise_weights(model, source):
     """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
     into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
     its own steps."""
-    path = Path(source)
-    if path.is_dir() and (path / "run.json").is_file():
-        path = path / "model.keras"
-        if not path.is_file():
+    model_file = Path(source) / "model.keras"
+    if (Path(source) / "run.json").is_file():  # a run directory
+        if not model_file.is_file():
             raise ValueError(
                 f"{os.fspath(source)!r} is a run that has not finished (no model.keras); "
                 "finish it with --resume first"
             )
-    weights = zoo.load(path).get_weights()
+        source = model_file
+    weights = zoo.load(source if isinstance(source, str) else os.fspath(source)).get_weights()
     try:
         model.set_weights(weights)
     except ValueError as error:

@@ -109,6 +109,17 @@ def test_init_from_a_run_fine_tunes_from_its_weights(photo_folder, tmp_path):
     assert int(resumed.generator_optimizer.iterations.numpy()) == 2
 
 
+def test_init_from_a_zoo_model_fine_tunes_its_published_weights(photo_folder, tmp_path):
+    from keras_inpaint import zoo
+
+    published = zoo.load("gated_conv")
+    tuned = training.train("gated_conv", str(photo_folder), tmp_path, image_size=32,
+                           batch_size=2, steps=0, overrides={"width": published.width},
+                           init_from="gated_conv", verbose=0)
+    for a, b in zip(published.generator.weights, tuned.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_path):
     toy_train(photo_folder, tmp_path / "source", steps=1, overrides={"width": 3})
     with pytest.raises(ValueError, match="cannot start from .*source.*do not fit ToyInpainter"):
