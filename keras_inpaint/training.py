@@ -368,7 +368,8 @@ def _write_scalars(writer, values, step):
 
 
 def _write_images(writer, model, batch, strategy, step, max_images=4):
-    """Input (holes greyed), mask, output and the model's own extra pictures."""
+    """Input (holes greyed), mask, output and the model's own extra pictures (the output
+    comes from `summary_images` when it provides one, so the generator runs once)."""
     if writer is None:
         return
     local = strategy.experimental_local_results(batch)[0]
@@ -377,10 +378,10 @@ def _write_images(writer, model, batch, strategy, step, max_images=4):
         "input": inputs["image"] * (1.0 - inputs["mask"]) + 0.5 * inputs["mask"],
         "mask": inputs["mask"],
     }
-    if model.summarize_output:
-        images["output"] = model(inputs, training=False)
     if hasattr(model, "summary_images"):
         images.update(model.summary_images(inputs))
+    if model.summarize_output and "output" not in images:
+        images["output"] = model(inputs, training=False)
     with writer.as_default(step=step):
         for name, value in images.items():
             tf.summary.image(name, tf.clip_by_value(tf.cast(value, tf.float32), 0.0, 1.0),

@@ -66,7 +66,8 @@ def test_stages_flow_and_summary_images(model):
     assert full_flow.shape == (2, 64, 64, 3)
     np.testing.assert_array_equal(full_flow[:, ::8, ::8], flow)  # nearest x8 upsampling
     images = model.summary_images(batch)
-    assert sorted(images) == ["attention_flow", "coarse"]
+    assert sorted(images) == ["attention_flow", "coarse", "output"]
+    np.testing.assert_allclose(np.asarray(images["output"]), np.asarray(model(batch)), atol=1e-6)
     np.testing.assert_array_equal(np.asarray(images["attention_flow"]), full_flow)
     np.testing.assert_allclose(np.asarray(images["coarse"]), np.asarray(coarse))
 

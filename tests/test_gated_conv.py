@@ -125,9 +125,11 @@ def test_hole_content_does_not_matter(model):
 
 
 def test_summary_images(model):
-    images = model.summary_images(make_batch())
-    assert set(images) == {"coarse", "attention_flow"}
+    batch = make_batch()
+    images = model.summary_images(batch)
+    assert set(images) == {"output", "coarse", "attention_flow"}
     assert all(tuple(image.shape) == (2, 32, 32, 3) for image in images.values())
+    np.testing.assert_allclose(np.asarray(images["output"]), np.asarray(model(batch)), atol=1e-6)
 
 
 def test_train_step_losses_and_every_weight_moves():

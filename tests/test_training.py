@@ -133,6 +133,28 @@ def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_
                   init_from=tmp_path / "source")
 
 
+def image_tags(log_dir):
+    return {value.tag for path in Path(log_dir).iterdir()
+            for event in tf.compat.v1.train.summary_iterator(str(path))
+            for value in event.summary.value}
+
+
+def test_image_summaries_run_the_generator_once(tmp_path):
+    class SummarisesItsOutput:
+        summarize_output = True
+
+        def summary_images(self, inputs):
+            return {"output": inputs["image"], "coarse": inputs["image"]}
+
+        def __call__(self, inputs, training=False):
+            raise AssertionError("the output came with summary_images")
+
+    batch = {"image": tf.zeros((2, 8, 8, 3)), "mask": tf.ones((2, 8, 8, 1))}
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    training._write_images(writer, SummarisesItsOutput(), batch, tf.distribute.get_strategy(), 1)
+    assert image_tags(tmp_path) == {"input", "mask", "output", "coarse"}
+
+
 def test_sigkill_then_resume(photo_folder, tmp_path):
     command = [sys.executable, "-m", "keras_inpaint.cli", "train", TOY, "--data",
                str(photo_folder), "--output", str(tmp_path), "--image-size", "16",

@@ -104,7 +104,9 @@ class InpaintingModel(keras.Model):
     networks in ``__init__`` inside ``with self.network_scope():``, and implement
     `generate(image, mask, training)` returning the raw fill in [0, 1] (float, [B,H,W,3]) and
     `default_optimizers()`. `generator_variables` / `discriminator_variables` default to the
-    ``generator`` / ``discriminator`` attributes' trainable variables.
+    ``generator`` / ``discriminator`` attributes' trainable variables. An optional
+    ``summary_images(inputs)`` returns extra TensorBoard pictures ({name: [B, H, W, 3] in
+    [0, 1]}); when it includes ``"output"``, the training loop does not run the model again.
 
     Args:
         image_size: the training resolution ``(height, width)`` or an int; fully

@@ -14,6 +14,7 @@ from keras_inpaint.losses.reconstruction import masked_l1, spatial_discount_weig
 from keras_inpaint.models.base import (
     InpaintingModel,
     binarize_mask,
+    composite,
     split_inputs,
     to_signed,
     to_unit,
@@ -373,10 +374,16 @@ class ContextualAttentionInpainter(InpaintingModel):
         return flow_at_image_size(flow, image)
 
     def summary_images(self, inputs):
-        """TensorBoard pictures: the coarse stage's output and the attention flow."""
+        """TensorBoard pictures from one run of the generator: the composited output, the
+        coarse stage's output and the attention flow."""
         image, mask = split_inputs(inputs)
-        coarse, _, flow = self.generate_stages(image, mask, return_flow=True)
-        return {"coarse": coarse, "attention_flow": flow_at_image_size(flow, image)}
+        mask = binarize_mask(mask)
+        coarse, refined, flow = self.generate_stages(image, mask, return_flow=True)
+        return {
+            "output": composite(image, mask, refined),
+            "coarse": coarse,
+            "attention_flow": flow_at_image_size(flow, image),
+        }
 
     def _run_generator(self, signed_image, mask, training):
         """Generator outputs in [-1, 1] (flow in [0, 1]), float32, for any height and width."""

@@ -299,11 +299,17 @@ class GatedConvInpainter(InpaintingModel):
         )
 
     def summary_images(self, inputs):
-        """The coarse result and the attention flow (nearest-upsampled to the image size)."""
+        """The composited output, the coarse result and the attention flow (nearest-upsampled
+        to the image size), from one run of the generator."""
         image, mask = split_inputs(inputs)
+        mask = binarize_mask(mask)
         guidance = self._read_guidance(inputs, image, required=False)
-        coarse, _, flow = self.generate_stages(image, mask, guidance=guidance)
-        return {"coarse": coarse, "attention_flow": flow_at_image_size(flow, image)}
+        coarse, refined, flow = self.generate_stages(image, mask, guidance=guidance)
+        return {
+            "output": composite(image, mask, refined),
+            "coarse": coarse,
+            "attention_flow": flow_at_image_size(flow, image),
+        }
 
     def _read_guidance(self, inputs, image, required):
         """``inputs["guidance"]`` as float32 [B, H, W, guidance_channels], checked.
