@@ -618,6 +618,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "command": train_command(run),
         "paper_command": None if entry is None else entry.paper_command,
         "training_time": timing,
+        "initialised_from": _initialisation(run),
         "scores": scores,
         "evaluation": None if evaluation is None else evaluation["evaluation"],
         "notes": notes,
@@ -723,6 +724,43 @@ def _check_scores(scores):
     return {key: float(value) for key, value in scores.items()}
 
 
+def _initialisation(run):
+    """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) started:
+    for a run directory (or its ``model.keras``) the source run's command, steps, training time
+    and own initialisation, followed back; otherwise (a zoo name, a file) just the source."""
+    source = run.get("init_from")
+    if source is None:
+        return None
+    folder = Path(source).parent if Path(source).name == "model.keras" else Path(source)
+    if not (folder / "run.json").is_file():
+        return {"source": source}
+    source_run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    timing_path = folder / "timing.json"
+    return {
+        "source": source,
+        "command": train_command(source_run),
+        "steps": int(source_run["steps"]),
+        "training_time": (json.loads(timing_path.read_text(encoding="utf-8"))
+                          if timing_path.is_file() else None),
+        "initialised_from": _initialisation(source_run),
+    }
+
+
+def _initialisation_lines(initialised_from):
+    """Card lines, one per earlier stage: "- Fine-tuned from: `command` (N steps, in ...)"."""
+    lines = []
+    while initialised_from:
+        if "command" in initialised_from:
+            lines.append(
+                f"- Fine-tuned from: `{initialised_from['command']}` ({initialised_from['steps']}"
+                f" steps{_training_time_text(initialised_from.get('training_time'))})"
+            )
+        else:
+            lines.append(f"- Fine-tuned from: `{initialised_from['source']}`")
+        initialised_from = initialised_from.get("initialised_from")
+    return lines
+
+
 def _trained_steps(model, run):
     """Optimisation steps actually taken (the model's counter), else the run's target."""
     counter = getattr(model, "train_steps", None)
@@ -743,6 +781,8 @@ def train_command(run):
     ]
     if run.get("mixed_precision"):
         parts += ["--mixed-precision", run["mixed_precision"]]
+    if run.get("init_from"):
+        parts += ["--init-from", run["init_from"]]
     for key, value in sorted((run.get("overrides") or {}).items()):
         parts += ["--set", f"{key}={_literal(value)}"]
     return " ".join(parts)
@@ -830,6 +870,7 @@ def model_card(metadata, entry=None):
         f"- Trained on: `{metadata['data']}` for {metadata['steps']} steps at {height}x{width}"
         + _training_time_text(metadata.get("training_time")),
         f"- Command: `{metadata['command']}`",
+        *_initialisation_lines(metadata.get("initialised_from")),
         *([f"- At the paper's scale: `{metadata['paper_command']}`"]
           if metadata.get("paper_command") else []),
         f"- Weights: `{metadata['weights_file']}` ({metadata['weights_dtype']}), sha256 "

@@ -256,6 +256,32 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     assert 'same pairs. Also: `stride=10`, `search={"steps": 200}`' in card
 
 
+def test_publish_records_where_a_fine_tuned_run_started(run_dir, photo_folder, tmp_path):
+    tuned = tmp_path / "tuned"
+    training.train("toy_model:ToyInpainter", str(photo_folder), tuned, image_size=16,
+                   batch_size=2, steps=1, overrides={"width": 3}, init_from=run_dir, verbose=0)
+    again = tmp_path / "again"
+    training.train("toy_model:ToyInpainter", str(photo_folder), again, image_size=16,
+                   batch_size=2, steps=1, overrides={"width": 3},
+                   init_from=tuned / "model.keras", verbose=0)
+    metadata = zoo.read_metadata(zoo.publish(again, tmp_path / "presets" / "toy"))
+    first = json.loads((run_dir / "run.json").read_text())
+    chain = metadata["initialised_from"]
+    assert chain["source"] == str(tuned / "model.keras") and chain["steps"] == 1
+    assert chain["command"].endswith(f"--init-from {run_dir} --set width=3")
+    assert chain["initialised_from"]["command"] == zoo.train_command(first)
+    assert chain["initialised_from"]["training_time"]["sessions"][0]["to_step"] == 1
+    assert chain["initialised_from"]["initialised_from"] is None
+    card = (tmp_path / "presets" / "toy" / "README.md").read_text()
+    assert card.count("- Fine-tuned from: `") == 2
+    assert f"- Fine-tuned from: `{zoo.train_command(first)}` (1 steps, in 0 h 00 min" in card
+    training.train("toy_model:ToyInpainter", str(photo_folder), tmp_path / "from_zoo",
+                   image_size=16, batch_size=2, steps=1, overrides={"width": 3},
+                   init_from=tmp_path / "presets" / "toy", verbose=0)
+    from_preset = zoo.read_metadata(zoo.publish(tmp_path / "from_zoo", tmp_path / "p2" / "toy"))
+    assert from_preset["initialised_from"] == {"source": str(tmp_path / "presets" / "toy")}
+
+
 def test_tampered_weights_are_refused(preset, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(preset, tampered)
