@@ -48,6 +48,13 @@ into the region's hole pixels only. The network thus never sees more than about 
 resolution, so a 4000x3000 photo with a few small holes costs a few model-sized calls.
 Classical fills work on the whole image.
 
+**Speed.** A Keras model is called eagerly until it has been given batches of one shape
+`GRAPH_MODE_MIN_CALLS` times (over all `inpaint` calls with that model object: a loop, a
+folder of same-sized photos, the crops of large photos); from then on that shape goes through
+one `tf.function`, traced once per shape. Tracing costs several eager calls, and each traced
+call is then faster (``benchmarks/eager_vs_graph.py``), so one-off calls stay eager and
+repeated ones get faster.
+
 Example:
 >>> from keras_inpaint import inpaint
 >>> result = inpaint("photo.png", "mask.png")  # doctest: +SKIP
@@ -59,6 +66,7 @@ import dataclasses
 import math
 import os
 import sys
+import weakref
 
 import cv2
 import numpy as np
@@ -79,6 +87,11 @@ CONTEXT_FACTOR = 3.0
 
 REGION_MERGE_RADIUS = 8
 """Holes closer than about twice this many pixels are filled in one crop."""
+
+GRAPH_MODE_MIN_CALLS = 6
+"""The call with one batch shape from which a Keras model runs through a `tf.function` rather
+than eagerly: about where tracing pays back for the zoo networks
+(``benchmarks/eager_vs_graph.py``; see the README's benchmark tables)."""
 
 HOLE_DISPLAY_LEVEL = 255
 """Grey level painted into the hole in `side_by_side` (white, the mask convention)."""
@@ -428,16 +441,38 @@ def _is_large(shape, model_size):
     return any(side > HIGH_RESOLUTION_FACTOR * model for side, model in zip(shape, model_size))
 
 
+_CALL_COUNTS = weakref.WeakKeyDictionary()
+"""Per Keras model: how many times each batch shape has been called (see `_runner`)."""
+_TRACED = weakref.WeakKeyDictionary()
+"""Per Keras model: its inference `tf.function` (see `_runner`)."""
+
+
+def _runner(model, shape):
+    """What runs `model` on a batch of `shape`: the model itself, or, for a `keras.Model`
+    from its `GRAPH_MODE_MIN_CALLS`-th call with that shape on, a `tf.function` of it in
+    inference mode, kept for the model's lifetime."""
+    keras = sys.modules.get("keras")  # a keras.Model exists only if keras was imported
+    if keras is None or not isinstance(model, keras.Model):
+        return model
+    counts = _CALL_COUNTS.setdefault(model, {})
+    counts[shape] = counts.get(shape, 0) + 1
+    if counts[shape] < GRAPH_MODE_MIN_CALLS:
+        return lambda batch: model(batch, training=False)
+    if model not in _TRACED:
+        import tensorflow as tf
+
+        weak_model = weakref.ref(model)  # the cache must not keep the model alive
+        _TRACED[model] = tf.function(
+            lambda batch: weak_model()(batch, training=False), autograph=False
+        )
+    return _TRACED[model]
+
+
 def _call(model, images, holes):
     """The model on a batch: images float32 [N,H,W,3], holes bool [N,H,W] -> [N,H,W,3]."""
     mask = holes[..., None].astype(np.float32)
     batch = {"image": images * (np.float32(1.0) - mask), "mask": mask}
-    keras = sys.modules.get("keras")  # a keras.Model exists only if keras was imported
-    if keras is not None and isinstance(model, keras.Model):
-        output = model(batch, training=False)
-    else:
-        output = model(batch)
-    output = np.asarray(output, dtype=np.float32)
+    output = np.asarray(_runner(model, images.shape)(batch), dtype=np.float32)
     if output.shape != images.shape:
         raise RuntimeError(
             f"the model returned shape {output.shape} for images of shape {images.shape}"

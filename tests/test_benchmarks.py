@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common, flops, zoo_speed
+from benchmarks import common, eager_vs_graph, flops, zoo_speed
 from benchmarks.flops import attention_multiply_adds, count_multiply_adds
 from keras_inpaint import zoo
 from keras_inpaint.layers import ChannelwiseDense, ContextualAttention, GatedConv2D, PartialConv2D
@@ -38,6 +38,7 @@ SCRIPTS = {
         "1500 x 4 forward + backward passes",
     ),
     "zoo_speed": ("gated_conv (untrained, width 4)", "latent_search (untrained", "latency 128x96"),
+    "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
 }
 
 
@@ -61,6 +62,12 @@ def quick_runs():
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_break_even_is_tracing_cost_over_saving_per_call():
+    assert eager_vs_graph.break_even(eager=0.5, graph=0.2, first=2.0) == "6"  # 1.8 / 0.3
+    assert eager_vs_graph.break_even(eager=0.5, graph=0.2, first=0.1) == "1"
+    assert eager_vs_graph.break_even(eager=0.2, graph=0.2, first=2.0) == "never"
 
 
 def markdown_tables(text):

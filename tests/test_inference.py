@@ -196,6 +196,22 @@ def test_keras_model_at_an_odd_size_matches_a_direct_call():
     np.testing.assert_array_equal(result, expected.astype(np.uint8))
 
 
+def test_repeated_shapes_run_traced_with_the_eager_result(monkeypatch):
+    monkeypatch.setattr(inference, "GRAPH_MODE_MIN_CALLS", 3)
+    keras.utils.set_random_seed(0)
+    model = ToyInpainter(image_size=16, width=3)
+    images = np.stack([photo(seed=seed) for seed in range(2)]).astype(np.float32) / 255
+    holes = np.broadcast_to(box_mask(), (2, 24, 32))
+    eager = inpaint(images, holes, model=model, batch_size=1)  # calls 1 and 2 of the shape
+    assert model not in inference._TRACED
+    traced = inpaint(images, holes, model=model, batch_size=1)  # calls 3 and 4: traced
+    assert model in inference._TRACED
+    assert inference._CALL_COUNTS[model] == {(1, 24, 32, 3): 4}
+    np.testing.assert_allclose(traced, eager, atol=1e-6)
+    plain = ConstantFill()
+    assert inference._runner(plain, (1, 24, 32, 3)) is plain  # plain callables as they are
+
+
 def test_poisson_postprocess_equals_blending_the_fill():
     image, hole = photo(), box_mask()
     result = inpaint(image, hole, model=ConstantFill(), postprocess="poisson")
