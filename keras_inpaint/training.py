@@ -98,7 +98,9 @@ def _is_chief(strategy):
 
 
 def _check_run_config(path, run_config, resume):
-    """Write run.json for a new run; on resume, insist the settings are the same."""
+    """Refuse an existing run without `resume`, and a resume with other settings (run.json
+    is written by `_write_run_config` once the model is built and initialised, so that a bad
+    argument leaves no half-started run behind)."""
     run_config = json.loads(json.dumps(run_config))  # compare as stored: tuples become lists
     if path.exists():
         previous = json.loads(path.read_text())
@@ -115,6 +117,9 @@ def _check_run_config(path, run_config, resume):
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise ValueError(f"cannot resume {path.parent} with different settings ({details})")
+
+
+def _write_run_config(path, run_config):
     _atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
 
 
@@ -268,6 +273,8 @@ def train(
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     elif init_from is not None:
         _initialise_weights(net, init_from)
+    if chief:
+        _write_run_config(output / "run.json", run_config)
     start = int(net.train_steps.numpy())
     if verbose and start:
         print(f"Resuming {output} at step {start}")

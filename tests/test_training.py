@@ -127,6 +127,10 @@ def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_
                   init_from=tmp_path / "source")
     with pytest.raises(ValueError, match="neither a zoo name"):
         toy_train(photo_folder, tmp_path / "missing", steps=1, init_from=tmp_path / "nothing")
+    assert not (tmp_path / "missing" / "run.json").exists()  # the same command can be retried
+    with pytest.raises(ValueError, match="widht"):
+        toy_train(photo_folder, tmp_path / "typo", steps=1, overrides={"widht": 3})
+    assert not (tmp_path / "typo" / "run.json").exists()
     (tmp_path / "source" / "model.keras").unlink()  # as if killed before the end
     with pytest.raises(ValueError, match="has not finished"):
         toy_train(photo_folder, tmp_path / "unfinished", steps=1, overrides={"width": 3},
