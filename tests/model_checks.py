@@ -103,3 +103,17 @@ def fit_one_step(model, batch):
     assert all(np.isfinite(values[-1]) for values in history.values()), history
     assert int(model.train_steps.numpy()) == 1
     return history
+
+
+def assert_generator_trains_alone(model, batch, zero_terms):
+    """One `train_step` of a model built with its adversarial weight at 0: the `zero_terms`
+    are reported as 0, every generator weight moves, no discriminator variable changes (not
+    even a spectral norm's power iteration) and the discriminator optimizer never steps."""
+    discriminator_before = snapshot(model.discriminator_variables)
+    generator_before = snapshot(model.generator_variables)
+    results = {name: float(value) for name, value in model.train_step(batch).items()}
+    assert all(results[name] == 0.0 for name in zero_terms), results
+    assert_every_weight_moved(model.generator_variables, generator_before)
+    assert not any(changed(model.discriminator_variables, discriminator_before))
+    assert int(model.discriminator_optimizer.iterations) == 0
+    return results

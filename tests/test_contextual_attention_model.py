@@ -156,6 +156,16 @@ def test_fit_step_updates_every_weight_with_critic_steps():
     assert int(model.generator_optimizer.iterations) == 1
 
 
+def test_gan_weight_zero_trains_the_generator_on_l1_alone():
+    model = ContextualAttentionInpainter(**dict(TINY, gan_weight=0))
+    model.compile()
+    results = model_checks.assert_generator_trains_alone(
+        model, make_batch(), ("adversarial_loss", "critic_loss", "gradient_penalty"))
+    np.testing.assert_allclose(
+        results["generator_loss"],
+        model.l1_weight * results["l1_loss"] + model.ae_weight * results["ae_loss"], rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

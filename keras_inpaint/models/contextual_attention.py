@@ -146,7 +146,9 @@ class ContextualAttentionInpainter(InpaintingModel):
             1.2; the refined stage has weight 1).
         l1_weight: weight of the discounted hole L1 (L1_LOSS_ALPHA 1.2).
         ae_weight: weight of the known-pixel L1 (AE_LOSS_ALPHA 1.2).
-        gan_weight: weight of the WGAN generator loss (GAN_LOSS_ALPHA 0.001).
+        gan_weight: weight of the WGAN generator loss (GAN_LOSS_ALPHA 0.001); 0 trains the
+            generator on the L1 terms alone and skips the critics (their losses are reported
+            as 0), e.g. to fine-tune for PSNR.
         global_gan_weight: weight of the global critic inside it (GLOBAL_WGAN_LOSS_ALPHA 1).
         gp_weight: gradient penalty lambda (WGAN_GP_LAMBDA 10, WGAN-GP's value).
         critic_steps: critic updates per `train_step` (5 in the authors' v1 script).
@@ -419,22 +421,15 @@ class ContextualAttentionInpainter(InpaintingModel):
         image, mask = split_inputs(data)
         mask = binarize_mask(mask)
         real = to_signed(image)
-        top, left = hole_centred_offsets(mask, self.local_size)
-
-        def local(images):
-            return crop_at(images, top, left, self.local_size)
-
         with tf.GradientTape() as tape:
             coarse, refined, _ = self._run_generator(real, mask, training=True)
-            fake = refined * mask + real * (1.0 - mask)
-            with tape.stop_recording():
-                for _ in range(self.critic_steps):
-                    critic_loss, gradient_penalty = self._critic_step(
-                        real, ops.stop_gradient(fake), mask, local
-                    )
-            adversarial_loss = self.global_gan_weight * wasserstein_generator_loss(
-                _scores(self.global_critic, fake)
-            ) + wasserstein_generator_loss(_scores(self.local_critic, local(fake)))
+            if self.gan_weight:
+                fake = refined * mask + real * (1.0 - mask)
+                adversarial_loss, critic_loss, gradient_penalty = self._adversarial_terms(
+                    real, fake, mask, tape
+                )
+            else:  # gan_weight=0: the L1 terms alone; the critics neither run nor learn
+                adversarial_loss = critic_loss = gradient_penalty = ops.zeros((), "float32")
             discount = spatial_discount_weights(mask, gamma=self.gamma)
             l1_loss = self._two_stage_l1(real, coarse, refined, discount)
             ae_loss = self._two_stage_l1(real, coarse, refined, 1.0 - mask)
@@ -455,6 +450,24 @@ class ContextualAttentionInpainter(InpaintingModel):
                 "gradient_penalty": gradient_penalty,
             }
         )
+
+    def _adversarial_terms(self, real, fake, mask, tape):
+        """`critic_steps` critic updates (not recorded on the generator's `tape`), then the
+        generator's WGAN loss on both critics: (adversarial_loss, critic_loss, penalty)."""
+        top, left = hole_centred_offsets(mask, self.local_size)
+
+        def local(images):
+            return crop_at(images, top, left, self.local_size)
+
+        with tape.stop_recording():
+            for _ in range(self.critic_steps):
+                critic_loss, gradient_penalty = self._critic_step(
+                    real, ops.stop_gradient(fake), mask, local
+                )
+        adversarial_loss = self.global_gan_weight * wasserstein_generator_loss(
+            _scores(self.global_critic, fake)
+        ) + wasserstein_generator_loss(_scores(self.local_critic, local(fake)))
+        return adversarial_loss, critic_loss, gradient_penalty
 
     def _critic_step(self, real, fake, mask, local):
         """One WGAN-GP update of both critics; returns (critic_loss, gradient_penalty)."""
