@@ -521,7 +521,7 @@ def _export_into_cache(model, target):
     from keras_inpaint.export import export_saved_model
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    staging = staging_directory(target)
     try:
         export_saved_model(model, staging, version=SAVED_MODEL_VERSION)
         try:
@@ -666,7 +666,7 @@ def write_preset(dest_dir, model, write_weights, metadata, make_card):
         if key not in ("build_config", "compile_config")
     }
     dest_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}-", dir=dest_dir.parent))
+    staging = staging_directory(dest_dir)
     try:
         weights = staging / WEIGHTS_FILE
         write_weights(weights)
@@ -805,6 +805,17 @@ def library_versions():
 
 def write_json(path, value):
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def staging_directory(target):
+    """A new empty sibling of `target` to assemble it in, with the permissions `mkdir` would
+    give (``mkdtemp`` makes it private, 0o700, which would leave a published preset or an
+    exported SavedModel unreadable to other users)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
+    return staging
 
 
 def move_into_place(staging, dest_dir):

@@ -4,6 +4,7 @@ training run as a preset, the SavedModel cache, the CLI, and the wheel's content
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,9 @@ def test_untrained_entry_needs_weights_none(zoo_root):
 
 
 def test_publish_writes_a_complete_preset(preset, run_dir, photo_folder):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert preset.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's private 0o700
     assert {p.name for p in preset.iterdir()} == PRESET_FILES
     assert [p.name for p in preset.parent.iterdir()] == ["toy"]  # no temporary folder left
     metadata = json.loads((preset / "metadata.json").read_text())
