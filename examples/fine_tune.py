@@ -11,7 +11,9 @@
 3. The model's own `train_step` (its paper's losses, generator and discriminator updates)
    runs under `fit`, with a smaller learning rate for the generator than the paper's.
 4. The result is saved as a `.keras` file, reloaded with `zoo.load` and used on the bundled
-   photo. `keras-inpaint train` is the same thing from scratch, with checkpoints and resuming.
+   photo. From the command line, with checkpoints and resuming, the same is
+   ``keras-inpaint train gated_conv --init-from gated_conv --data PHOTOS_DIR --output RUN
+   --image-size 128 --set width=16`` (the architecture arguments must match the preset's).
 
 ``--fast`` (or ``KERAS_INPAINT_FAST=1``): a small context encoder with random weights, one
 step on the bundled photo.
