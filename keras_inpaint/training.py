@@ -135,7 +135,7 @@ def _initialise_weights(model, source):
                 "finish it with --resume first"
             )
         source = model_file
-    weights = zoo.load(source if isinstance(source, str) else os.fspath(source)).get_weights()
+    weights = zoo.load(os.fspath(source)).get_weights()  # names stay names, paths strings
     try:
         model.set_weights(weights)
     except ValueError as error:
