@@ -596,9 +596,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         raise ValueError(f"{os.fspath(dest_dir)!r} already exists; pass overwrite=True")
     evaluation = _model_evaluation(evaluation, name)
     scores = _check_scores({**(evaluation or {}).get("scores", {}), **(scores or {})} or None)
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    timing_path = run_dir / "timing.json"
-    timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
+    run, timing = _run_record(run_dir)
     model = _load_keras_file(run_dir / "model.keras")
     if generator_only and (getattr(model, "generator", None) is None
                            or getattr(model, "inference_needs_discriminator", True)):
@@ -734,16 +732,21 @@ def _initialisation(run):
     folder = Path(source).parent if Path(source).name == "model.keras" else Path(source)
     if not (folder / "run.json").is_file():
         return {"source": source}
-    source_run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    timing_path = folder / "timing.json"
+    source_run, timing = _run_record(folder)
     return {
         "source": source,
         "command": train_command(source_run),
         "steps": int(source_run["steps"]),
-        "training_time": (json.loads(timing_path.read_text(encoding="utf-8"))
-                          if timing_path.is_file() else None),
+        "training_time": timing,
         "initialised_from": _initialisation(source_run),
     }
+
+
+def _run_record(run_dir):
+    """A run directory's ``run.json`` and ``timing.json`` (None when absent) as dicts."""
+    timing_path = run_dir / "timing.json"
+    timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
+    return json.loads((run_dir / "run.json").read_text(encoding="utf-8")), timing
 
 
 def _initialisation_lines(initialised_from):
