@@ -441,10 +441,16 @@ def _is_large(shape, model_size):
     return any(side > HIGH_RESOLUTION_FACTOR * model for side, model in zip(shape, model_size))
 
 
-_CALL_COUNTS = weakref.WeakKeyDictionary()
-"""Per Keras model: how many times each batch shape has been called (see `_runner`)."""
-_TRACED = weakref.WeakKeyDictionary()
-"""Per Keras model: its inference `tf.function` (see `_runner`)."""
+@dataclasses.dataclass
+class _ModelCalls:
+    """What `_runner` keeps per Keras model: calls per batch shape, and the traced function."""
+
+    counts: dict = dataclasses.field(default_factory=dict)
+    traced: object = None
+
+
+_MODEL_CALLS = weakref.WeakKeyDictionary()
+"""Per Keras model object, its `_ModelCalls` (dropped with the model)."""
 
 
 def _runner(model, shape):
@@ -454,18 +460,18 @@ def _runner(model, shape):
     keras = sys.modules.get("keras")  # a keras.Model exists only if keras was imported
     if keras is None or not isinstance(model, keras.Model):
         return model
-    counts = _CALL_COUNTS.setdefault(model, {})
-    counts[shape] = counts.get(shape, 0) + 1
-    if counts[shape] < GRAPH_MODE_MIN_CALLS:
+    calls = _MODEL_CALLS.setdefault(model, _ModelCalls())
+    calls.counts[shape] = calls.counts.get(shape, 0) + 1
+    if calls.counts[shape] < GRAPH_MODE_MIN_CALLS:
         return lambda batch: model(batch, training=False)
-    if model not in _TRACED:
+    if calls.traced is None:
         import tensorflow as tf
 
         weak_model = weakref.ref(model)  # the cache must not keep the model alive
-        _TRACED[model] = tf.function(
+        calls.traced = tf.function(
             lambda batch: weak_model()(batch, training=False), autograph=False
         )
-    return _TRACED[model]
+    return calls.traced
 
 
 def _call(model, images, holes):

@@ -1,12 +1,10 @@
 """`keras_inpaint.inpaint` and `keras-inpaint inpaint`: input types, mask conventions, known
 pixels kept bit for bit, batching, errors, the high-resolution crop strategy."""
 
+import math
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import math
 
 import cv2
 import keras
@@ -203,10 +201,10 @@ def test_repeated_shapes_run_traced_with_the_eager_result(monkeypatch):
     images = np.stack([photo(seed=seed) for seed in range(2)]).astype(np.float32) / 255
     holes = np.broadcast_to(box_mask(), (2, 24, 32))
     eager = inpaint(images, holes, model=model, batch_size=1)  # calls 1 and 2 of the shape
-    assert model not in inference._TRACED
+    assert inference._MODEL_CALLS[model].traced is None
     traced = inpaint(images, holes, model=model, batch_size=1)  # calls 3 and 4: traced
-    assert model in inference._TRACED
-    assert inference._CALL_COUNTS[model] == {(1, 24, 32, 3): 4}
+    assert inference._MODEL_CALLS[model].traced is not None
+    assert inference._MODEL_CALLS[model].counts == {(1, 24, 32, 3): 4}
     np.testing.assert_allclose(traced, eager, atol=1e-6)
     plain = ConstantFill()
     assert inference._runner(plain, (1, 24, 32, 3)) is plain  # plain callables as they are
@@ -290,9 +288,7 @@ def test_high_resolution_image_is_filled_in_model_sized_crops():
     hole[100:104, 100:130] = True  # a second region far away
     hole[100:104, 135:140] = True  # close to the previous one: the same crop
     model = ConstantFill(image_size=model_size)
-    start = time.perf_counter()
     result = inpaint(image, hole, model=model)
-    elapsed = time.perf_counter() - start
     assert len(model.shapes) == 2
     assert all(max(shape[1:3]) <= model_size[0] for shape in model.shapes)
     np.testing.assert_array_equal(result[~hole], image[~hole])
@@ -301,7 +297,6 @@ def test_high_resolution_image_is_filled_in_model_sized_crops():
     inside = cv2.erode(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
     assert inside.sum() > 100 and (result[inside] == FILL_LEVEL).all()
     assert (result[hole] != image[hole]).all(axis=-1).mean() > 0.9
-    assert elapsed < 10, f"high-resolution inpainting took {elapsed:.1f} s"
 
 
 def test_high_resolution_with_a_keras_model():
