@@ -117,6 +117,18 @@ def test_pad_to_multiple_reflects_and_keeps_the_image():
     np.testing.assert_array_equal(padded[:, 6:, :7], images[:, [4, 3], :])
 
 
+def test_pad_to_multiple_names_images_too_small_to_reflect():
+    assert pad_to_multiple(np.zeros((1, 5, 5, 1), "float32"), 8).shape == (1, 8, 8, 1)
+    with pytest.raises(ValueError, match=r"at least 5x5 .* multiple of 8, received shape "
+                                         r"\(1, 4, 9, 1\)"):
+        pad_to_multiple(np.zeros((1, 4, 9, 1), "float32"), 8)
+    dynamic = tf.function(lambda images: pad_to_multiple(images, 4),
+                          input_signature=[tf.TensorSpec([1, None, None, 1])])
+    assert dynamic(tf.zeros((1, 3, 3, 1))).shape == (1, 4, 4, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 3x3"):
+        dynamic(tf.zeros((1, 2, 7, 1)))
+
+
 # ---- the model --------------------------------------------------------------------------
 def test_architecture_follows_the_paper_tables():
     model = GlobalLocalInpainter(image_size=64, width=64)

@@ -105,17 +105,32 @@ def pad_to_multiple(images, multiple, mode="reflect"):
     Args:
         images: [B, H, W, C]; H and W may be unknown until run time.
         multiple: positive int.
-        mode: "reflect" (default; needs the padding smaller than the side), "symmetric" or
-            "constant" (zeros).
+        mode: "reflect" (default; needs the padding smaller than the side, so sides of at
+            least ``multiple // 2 + 1``), "symmetric" or "constant" (zeros).
 
     Returns:
         [B, ceil(H / multiple) * multiple, ceil(W / multiple) * multiple, C].
+
+    Raises:
+        ValueError: "reflect" with a height or width under ``multiple // 2 + 1`` (at run time,
+            for sizes unknown until then, `tf.errors.InvalidArgumentError` with the same
+            message).
 
     Example:
     >>> pad_to_multiple(np.zeros((1, 30, 33, 3), "float32"), 8).shape
     TensorShape([1, 32, 40, 3])
     """
     shape = tf.shape(images)
+    if mode == "reflect":
+        smallest = multiple // 2 + 1
+        message = (f"images must be at least {smallest}x{smallest} pixels to be reflect-padded "
+                   f"to a multiple of {multiple}")
+        static = tuple(images.shape)
+        if any(side is not None and side < smallest for side in static[1:3]):
+            raise ValueError(f"{message}, received shape {static}")
+        check = tf.debugging.assert_greater_equal(shape[1:3], smallest, message=message)
+        with tf.control_dependencies([check]):
+            shape = tf.identity(shape)
     paddings = [[0, 0], [0, (-shape[1]) % multiple], [0, (-shape[2]) % multiple], [0, 0]]
     return tf.pad(images, paddings, mode.upper())
 
