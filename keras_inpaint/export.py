@@ -16,9 +16,19 @@ Everything between the uint8 / bytes inputs and outputs is in the graph: decodin
 uint8 (``round(clip(x, 0, 1) * 255)``, ties to even, as `keras_inpaint.inference`). The graph
 holds no Python function ops (``tf.py_function`` cannot run in a process without the Python
 code) and no XLA-must-compile functions (TF Serving cannot always compile them); no float
-tensor is an output, so the REST API's JSON never meets float16. The model runs at the
-size it is given: the crop-around-each-hole strategy of `keras_inpaint.inference` for large
-photos is a client-side choice.
+tensor is an output, so the REST API's JSON never meets float16.
+
+**Large photos.** A photo up to `HIGH_RESOLUTION_FACTOR` times the model's training size
+(``model.image_size``) in both height and width goes to the network whole. A larger one is
+filled the way `keras_inpaint.inference` fills it, in the graph: a crop around the holes,
+`CONTEXT_FACTOR` times their bounding box and at least the model's size, scaled down to about
+the model's size (area interpolation; a pixel touching a hole is a hole), inpainted, scaled
+back up (bilinear) and pasted into the holes. The one difference: `inference` takes a crop per
+separate hole region, the graph one crop around all of an image's holes (there is no connected
+components op in core TensorFlow), so the two agree when the holes form one region and the
+graph's crop is scaled down more when they lie far apart. Either way the network never runs on
+much more than its training size: a 2048x1536 photo no longer asks `gated_conv`'s contextual
+attention for 9 GiB.
 
 Serving it (see the README and ``examples/serving_client.py``):
 
@@ -34,6 +44,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from keras_inpaint.inference import (
+    CONTEXT_FACTOR,
+    HIGH_RESOLUTION_FACTOR,
+    REGION_MERGE_RADIUS,
+    training_size,
+)
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -97,7 +114,7 @@ def export_saved_model(model, directory, version=1):
         with tf.control_dependencies([same_size]):
             hole = tf.cast(mask > 0, tf.float32)
         pixels = tf.cast(image, tf.float32) / _LEVELS
-        output = model({"image": pixels * (1.0 - hole), "mask": hole}, training=False)
+        output = _whole_or_in_crops(model, pixels, hole)
         levels = tf.round(tf.clip_by_value(tf.cast(output, tf.float32), 0.0, 1.0) * _LEVELS)
         filled = tf.cast(levels, tf.uint8)
         return {OUTPUT_KEY: tf.where(tf.broadcast_to(mask > 0, tf.shape(image)), filled, image)}
@@ -152,3 +169,89 @@ def export_saved_model(model, directory, version=1):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _run(model, pixels, hole):
+    """The model on a float32 batch with 0/1 holes, as float32."""
+    import tensorflow as tf
+
+    return tf.cast(model({"image": pixels * (1.0 - hole), "mask": hole}, training=False),
+                   tf.float32)
+
+
+def _whole_or_in_crops(model, pixels, hole):
+    """[N,H,W,3] output of `model`: on the whole batch, or for images larger than
+    `HIGH_RESOLUTION_FACTOR` times its size, per image on a crop around its holes (module
+    docstring)."""
+    import tensorflow as tf
+
+    size = training_size(model)
+    if size is None:
+        return _run(model, pixels, hole)
+    height, width = tf.shape(pixels)[1], tf.shape(pixels)[2]
+    large = tf.logical_or(
+        tf.cast(height, tf.float64) > HIGH_RESOLUTION_FACTOR * size[0],
+        tf.cast(width, tf.float64) > HIGH_RESOLUTION_FACTOR * size[1],
+    )
+    return tf.cond(
+        large,
+        lambda: tf.map_fn(
+            lambda one: _fill_around_holes(model, size, *one),
+            (pixels, hole),
+            fn_output_signature=tf.float32,
+        ),
+        lambda: _run(model, pixels, hole),
+    )
+
+
+def _fill_around_holes(model, size, pixels, hole):
+    """One image [H,W,3] with its holes [H,W,1] filled from one crop around all of them."""
+    import tensorflow as tf
+
+    rows = tf.where(tf.reduce_any(hole > 0, axis=[1, 2]))[:, 0]
+    columns = tf.where(tf.reduce_any(hole > 0, axis=[0, 2]))[:, 0]
+
+    def fill():
+        image_sides = tf.shape(pixels, out_type=tf.int64)[:2]
+        # The holes' bounding box grown by REGION_MERGE_RADIUS, as `inference` boxes its
+        # dilated regions.
+        box = [
+            (tf.maximum(found[0] - REGION_MERGE_RADIUS, 0),
+             tf.minimum(found[-1] + 1 + REGION_MERGE_RADIUS, image_sides[axis]))
+            for axis, found in enumerate((rows, columns))
+        ]
+        firsts, sides, scale = _context_window(box, size, image_sides)
+        window = tuple(slice(first, first + side) for first, side in zip(firsts, sides))
+        crop, crop_hole = pixels[window], hole[window]
+        small_size = tf.stack([
+            tf.cast(tf.maximum(tf.round(tf.cast(side, tf.float64) / scale), 1), tf.int32)
+            for side in sides
+        ])
+        small = tf.image.resize(crop, small_size, method="area")
+        small_hole = tf.cast(tf.image.resize(crop_hole, small_size, method="area") > 0, tf.float32)
+        output = _run(model, small[tf.newaxis], small_hole[tf.newaxis])[0]
+        output = tf.image.resize(output, tf.cast(tf.stack(sides), tf.int32), method="bilinear")
+        after = image_sides - tf.stack(firsts) - tf.stack(sides)
+        placed = tf.pad(output, tf.stack([[firsts[0], after[0]], [firsts[1], after[1]], [0, 0]]))
+        return tf.where(hole > 0, placed, pixels)
+
+    return tf.cond(tf.size(rows) > 0, fill, lambda: pixels)
+
+
+def _context_window(box, size, image_sides):
+    """`inference._context_window`'s crop in int64 tensors: its first rows / columns, its
+    sides and its down-scaling factor (float64), for `box` ``[(top, bottom), (left, right)]``."""
+    import tensorflow as tf
+
+    extents = [tf.cast(end - start, tf.float64) for start, end in box]
+    wanted = tf.reduce_max([1.0, CONTEXT_FACTOR * extents[0] / size[0],
+                            CONTEXT_FACTOR * extents[1] / size[1]])
+    firsts, sides = [], []
+    for axis, (start, end) in enumerate(box):
+        side = tf.minimum(image_sides[axis], tf.cast(tf.math.ceil(size[axis] * wanted), tf.int64))
+        middle = start + (end - start) // 2
+        firsts.append(tf.minimum(tf.maximum(middle - side // 2, 0), image_sides[axis] - side))
+        sides.append(side)
+    scale = tf.reduce_max([1.0] + [tf.cast(side, tf.float64) / model_side
+                                   for side, model_side in zip(sides, size)])
+    return firsts, sides, scale

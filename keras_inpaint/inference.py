@@ -41,12 +41,13 @@ back; fixed-size ones resize inside). **High-resolution strategy:** when an imag
 or width, it is not given to the network whole. The holes are dilated by
 `REGION_MERGE_RADIUS` pixels and split into connected regions; for each region a crop centred
 on it, `CONTEXT_FACTOR` times its bounding box and at least the model's resolution (the
-aspect ratio of ``image_size``, clipped to the image), is taken, scaled down to the model's
-resolution if larger (area interpolation; a low-resolution pixel touching any hole pixel is a
-hole), inpainted (all the crop's holes marked as holes), scaled back up (bilinear) and pasted
+aspect ratio of ``image_size``, clipped to the image), is taken, scaled down by the smallest
+factor that fits it into the model's resolution, if it is larger (area interpolation; a
+low-resolution pixel touching any hole pixel is a hole), inpainted (all the crop's holes marked as holes), scaled back up (bilinear) and pasted
 into the region's hole pixels only. The network thus never sees more than about its training
 resolution, so a 4000x3000 photo with a few small holes costs a few model-sized calls.
-Classical fills work on the whole image.
+Classical fills work on the whole image. The SavedModel of `keras_inpaint.export` does the
+same in its graph, with one crop around all of an image's holes.
 
 **Speed.** A Keras model is called eagerly until it has been given batches of one shape
 `GRAPH_MODE_MIN_CALLS` times (over all `inpaint` calls with that model object: a loop, a
@@ -407,7 +408,7 @@ def _luminance(values):
 def _fill(model, pictures, batch_size):
     """Per picture: float32 [H, W, 3] with the model's fill in the hole, or None (no hole)."""
     fills = [None] * len(pictures)
-    model_size = _model_size(model)
+    model_size = training_size(model)
     same_size = {}
     for index, picture in enumerate(pictures):
         if not picture.hole.any():
@@ -429,7 +430,7 @@ def _fill(model, pictures, batch_size):
     return fills
 
 
-def _model_size(model):
+def training_size(model):
     """``model.image_size`` as (height, width), or None (classical fills, plain callables)."""
     size = getattr(model, "image_size", None)
     if size is None:
@@ -501,8 +502,7 @@ def _fill_in_crops(model, pixels, hole, model_size):
         region = crop_hole & (labels[rows, columns] == label)
         crop_height, crop_width = crop_hole.shape
         if scale > 1:
-            small_size = (max(1, math.floor(crop_width / scale)),
-                          max(1, math.floor(crop_height / scale)))
+            small_size = (scaled_size(crop_width, scale), scaled_size(crop_height, scale))
             small = cv2.resize(crop, small_size, interpolation=cv2.INTER_AREA)
             small_hole = cv2.resize(crop_hole.astype(np.float32), small_size,
                                     interpolation=cv2.INTER_AREA) > 0
@@ -519,9 +519,10 @@ def _context_window(top, left, height, width, model_size, image_size):
 
     The crop has the model's aspect ratio, is `CONTEXT_FACTOR` times the box in both
     directions and at least the model's size, is centred on the box and moved (and clipped)
-    to stay inside the image; it always contains the box.
+    to stay inside the image; it always contains the box. The factor is the smallest that
+    fits the crop, as clipped, into the model's size (`scaled_size`).
     """
-    scale = max(
+    wanted = max(
         1.0,
         CONTEXT_FACTOR * height / model_size[0],
         CONTEXT_FACTOR * width / model_size[1],
@@ -530,10 +531,17 @@ def _context_window(top, left, height, width, model_size, image_size):
     for start, extent, model_side, image_side in zip(
         (top, left), (height, width), model_size, image_size
     ):
-        crop_side = min(image_side, math.ceil(model_side * scale))
+        crop_side = min(image_side, math.ceil(model_side * wanted))
         first = min(max(start + extent // 2 - crop_side // 2, 0), image_side - crop_side)
         slices.append(slice(first, first + crop_side))
+    scale = max(1.0, *((crop.stop - crop.start) / side for crop, side in zip(slices, model_size)))
     return slices[0], slices[1], scale
+
+
+def scaled_size(crop_side, scale):
+    """A crop side scaled down by `scale` (rounded half to even, at least 1 pixel): the
+    model's side for the side that sets the scale, never more than the model's side."""
+    return max(1, round(crop_side / scale))
 
 
 # ---- outputs ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_inpaint import cli, zoo
+from keras_inpaint import cli, inpaint, zoo
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.postprocess import ClassicalInpainter
 from test_zoo import tiny_preset
@@ -207,6 +207,40 @@ def test_bytes_signature_takes_a_scalar_or_a_vector(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
         signature(image_bytes=tf.constant([png_bytes(image[0])] * 2),
                   mask_bytes=tf.constant(png_bytes(mask[0])))
+
+
+def large_photo(height=90, width=70):
+    """More than twice the toy model's 16x16 on both sides, with a colour ramp."""
+    rng = np.random.default_rng(2)
+    ramp = np.linspace(0, 180, width)[None, :, None]
+    return (rng.random((height, width, 3)) * 60 + ramp).astype(np.uint8)
+
+
+def test_large_photo_is_served_like_inpaint_fills_it(model, exported):
+    image = large_photo()
+    mask = np.zeros(image.shape[:2] + (1,), np.uint8)
+    mask[30:47, 35:45] = 255  # one hole region: inpaint() takes one crop around it
+    signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    served = signature(image=image[None], mask=mask[None])["inpainted"].numpy()[0]
+    np.testing.assert_array_equal(served, inpaint(image, mask, model=model))
+    hole = mask[..., 0] > 0
+    assert (served[hole] != image[hole]).any(axis=-1).mean() > 0.9
+    # ... which is not what the network gives for the whole photo at once
+    assert np.abs(keras_reference(model, image[None], mask[None])[0].astype(int) - served).max() > 8
+
+
+def test_large_photos_with_far_apart_holes_or_none(exported):
+    image = large_photo()
+    far_apart = np.zeros(image.shape[:2] + (1,), np.uint8)
+    far_apart[2:6, 2:6] = 255
+    far_apart[-8:-3, -9:-2] = 255
+    masks = np.stack([far_apart, np.zeros_like(far_apart)])
+    signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    served = signature(image=np.stack([image, image]), mask=masks)["inpainted"].numpy()
+    hole = far_apart[..., 0] > 0
+    np.testing.assert_array_equal(served[0][~hole], image[~hole])
+    assert (served[0][hole] != image[hole]).any(axis=-1).all()  # one crop holds both holes
+    np.testing.assert_array_equal(served[1], image)
 
 
 def test_mixed_precision_model_serves_uint8(tmp_path):

@@ -1,7 +1,6 @@
 """`keras_inpaint.inpaint` and `keras-inpaint inpaint`: input types, mask conventions, known
 pixels kept bit for bit, batching, errors, the high-resolution crop strategy."""
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -194,6 +193,15 @@ def test_keras_model_at_an_odd_size_matches_a_direct_call():
     np.testing.assert_array_equal(result, expected.astype(np.uint8))
 
 
+def test_image_too_small_for_a_padded_network_gets_a_clear_error():
+    model = zoo.load("gated_conv", weights=None, image_size=32, width=4)
+    image, hole = photo(4, 9), box_mask(4, 9, (slice(1, 3), slice(2, 5)))
+    with pytest.raises(ValueError, match=r"at least 5x5 pixels .* received shape \(1, 4, 9, "):
+        inpaint(image, hole, model=model)
+    assert inpaint(photo(5, 5), box_mask(5, 5, (slice(1, 3), slice(1, 3))), model=model).shape \
+        == (5, 5, 3)
+
+
 def test_repeated_shapes_run_traced_with_the_eager_result(monkeypatch):
     monkeypatch.setattr(inference, "GRAPH_MODE_MIN_CALLS", 3)
     keras.utils.set_random_seed(0)
@@ -273,10 +281,21 @@ def test_context_window_contains_the_box_and_stays_inside():
             top, left, height, width, model_size, image_size)
         assert 0 <= rows.start <= top and top + height <= rows.stop <= image_size[0]
         assert 0 <= columns.start <= left and left + width <= columns.stop <= image_size[1]
-        assert scale >= 1 and scale >= inference.CONTEXT_FACTOR * height / model_size[0]
-        for crop, model_side in ((rows.stop - rows.start, model_size[0]),
-                                 (columns.stop - columns.start, model_size[1])):
-            assert math.floor(crop / scale) <= model_side
+        assert scale >= 1
+        scaled = [inference.scaled_size(crop.stop - crop.start, scale) for crop in (rows, columns)]
+        assert all(side <= model_side for side, model_side in zip(scaled, model_size))
+        if scale > 1:  # scaled down no more than it takes to fit: one side fills the model's
+            assert any(side == model_side for side, model_side in zip(scaled, model_size))
+
+
+def test_context_window_clipped_by_the_image_is_scaled_down_only_to_fit():
+    # Chelsea's larger hole region (95x235 at (43, 43), 300x451 photo) for a 128x128 model: the
+    # wanted crop (3x the box) is clipped to the whole photo, which then needs a factor of only
+    # 451 / 128, not 3 * 235 / 128: the model sees it at 85x128, not 54x82.
+    rows, columns, scale = inference._context_window(43, 43, 95, 235, (128, 128), (300, 451))
+    assert (rows, columns) == (slice(0, 300), slice(0, 451))
+    assert scale == pytest.approx(451 / 128)
+    assert [inference.scaled_size(side, scale) for side in (300, 451)] == [85, 128]
 
 
 def test_high_resolution_image_is_filled_in_model_sized_crops():
