@@ -48,6 +48,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -811,14 +812,16 @@ def write_json(path, value):
 
 
 def staging_directory(target):
-    """A new empty sibling of `target` to assemble it in, with the permissions `mkdir` would
-    give (``mkdtemp`` makes it private, 0o700, which would leave a published preset or an
-    exported SavedModel unreadable to other users)."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)
-    return staging
+    """A new empty sibling of `target` to assemble it in, made with `mkdir`, so with the
+    permissions the umask gives (``mkdtemp`` makes folders private, 0o700, which would leave a
+    published preset unreadable to other users)."""
+    while True:
+        staging = target.parent / f".{target.name}-{uuid.uuid4().hex[:12]}"
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return staging
 
 
 def move_into_place(staging, dest_dir):

@@ -424,7 +424,7 @@ class ContextualAttentionInpainter(InpaintingModel):
         with tf.GradientTape() as tape:
             coarse, refined, _ = self._run_generator(real, mask, training=True)
             if self.gan_weight:
-                fake = refined * mask + real * (1.0 - mask)
+                fake = composite(real, mask, refined)
                 adversarial_loss, critic_loss, gradient_penalty = self._adversarial_terms(
                     real, fake, mask, tape
                 )

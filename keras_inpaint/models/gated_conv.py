@@ -410,7 +410,7 @@ class GatedConvInpainter(InpaintingModel):
     def _adversarial_losses(self, target, refined, mask, guidance):
         """SN-PatchGAN hinge losses (discriminator, generator) of the real and completed images,
         which go through the discriminator as one batch."""
-        completed = refined * mask + target * (1.0 - mask)
+        completed = composite(target, mask, refined)
         scores = self._discriminate(
             ops.concatenate([target, completed], axis=0),
             ops.concatenate([mask, mask], axis=0),

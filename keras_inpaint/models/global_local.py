@@ -9,7 +9,12 @@ from keras_inpaint.losses.adversarial import (
     nonsaturating_generator_loss,
 )
 from keras_inpaint.losses.reconstruction import masked_l2
-from keras_inpaint.models.base import InpaintingModel, binarize_mask, split_inputs
+from keras_inpaint.models.base import (
+    InpaintingModel,
+    binarize_mask,
+    composite,
+    split_inputs,
+)
 from keras_inpaint.models.local_crop import (
     crop_at,
     hole_centred_offsets,
@@ -289,7 +294,7 @@ class GlobalLocalInpainter(InpaintingModel):
         discriminator_gate = ops.cast(train_discriminator, "float32")
         with tf.GradientTape() as completion_tape, tf.GradientTape() as discriminator_tape:
             output = self.generate(image, mask, training=True)
-            completed = output * mask + image * (1.0 - mask)
+            completed = composite(image, mask, output)
 
             def discriminate():
                 return (self._discriminate(image, real_top, real_left),
