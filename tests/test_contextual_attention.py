@@ -184,6 +184,8 @@ def make_inputs(batch, size, channels, rate, seed=2018):
 REFERENCE_CASES = {
     "rate1_fuse3": dict(rate=1, fuse_size=3),
     "rate1_fuse1": dict(rate=1, fuse_size=1),
+    "rate1_fuse2": dict(rate=1, fuse_size=2),  # even: one more diagonal after than before
+    "rate1_fuse4": dict(rate=1, fuse_size=4),
     "rate2_fuse3": dict(rate=2, fuse_size=3),
     "rate2_fuse1_align_corners": dict(rate=2, fuse_size=1, resize_align_corners=True),
     "rate2_overlap": dict(rate=2, fuse_size=3, paste_normalization="overlap"),
