@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_inpaint.layers import ContextualAttention
 from keras_inpaint.losses.adversarial import masked_gradient_penalty
@@ -40,8 +41,14 @@ def test_zero_padding_variant_accepts_small_odd_sizes():
 
 
 def test_mirror_padding_rejects_images_smaller_than_64(model):
-    with pytest.raises(ValueError, match="at least 64x64"):
+    with pytest.raises(ValueError, match=r"at least 64x64 .*, received shape \(2, 48, 64, 3\)"):
         model(make_batch(48, 64))
+    # sizes known only at run time (a SavedModel's signature): the same message, raised then
+    dynamic = tf.function(model, input_signature=[{
+        "image": tf.TensorSpec([None, None, None, 3]), "mask": tf.TensorSpec([None, None, None, 1])
+    }])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 64x64"):
+        dynamic(make_batch(48, 64))
 
 
 def test_hole_content_is_ignored(model):

@@ -20,6 +20,7 @@ from keras_inpaint.models.base import (
     to_unit,
 )
 from keras_inpaint.models.local_crop import (
+    check_min_size,
     crop_at,
     flow_at_image_size,
     hole_centred_offsets,
@@ -389,23 +390,22 @@ class ContextualAttentionInpainter(InpaintingModel):
 
     def _run_generator(self, signed_image, mask, training):
         """Generator outputs in [-1, 1] (flow in [0, 1]), float32, for any height and width."""
-        self._check_mirror_padding_size(signed_image.shape)
-        incomplete = signed_image * (1.0 - mask)
+        incomplete = self._check_mirror_padding_size(signed_image) * (1.0 - mask)
         return run_padded_stages(
             self.generator, incomplete, mask, self.size_multiple, training=training
         )
 
-    def _check_mirror_padding_size(self, shape):
+    def _check_mirror_padding_size(self, images):
+        """`images`, checked to be large enough for padding="symmetric" (`check_min_size`)."""
         if self.padding == "same":
-            return
+            return images
         smallest = DOWNSAMPLING * DILATION_RATES[-1]
-        if any(side is not None and side < smallest for side in shape[1:3]):
-            raise ValueError(
-                f"padding='symmetric' needs images of at least {smallest}x{smallest} (the "
-                f"rate-{DILATION_RATES[-1]} convolutions mirror {DILATION_RATES[-1]} pixels of "
-                f"the 1/{DOWNSAMPLING}-resolution features), received shape {tuple(shape)}; "
-                "use padding='same' for smaller images"
-            )
+        return check_min_size(
+            images, smallest, f"padding='symmetric' needs images of at least "
+            f"{smallest}x{smallest} (the rate-{DILATION_RATES[-1]} convolutions mirror "
+            f"{DILATION_RATES[-1]} pixels of the 1/{DOWNSAMPLING}-resolution features; use "
+            "padding='same' for smaller images)"
+        )
 
     # ---- training -----------------------------------------------------------------------
     def default_optimizers(self):

@@ -4,6 +4,7 @@
   al. (2017) and Yu et al. (2018) show their local discriminator, a fixed-size window centred
   on the hole of each sample and moved inside the image where the hole is near a border;
 - `resolve_local_size`: a model's ``local_size`` argument (default: half the image size);
+- `check_min_size`: a clear error for images smaller than a network can take;
 - `pad_to_multiple`: pad height and width up to a multiple of a network's total stride (the
   models crop their outputs back);
 - `run_padded_stages` / `flow_at_image_size`: run DeepFill's two-stage generators (v1 and v2)
@@ -120,19 +121,32 @@ def pad_to_multiple(images, multiple, mode="reflect"):
     >>> pad_to_multiple(np.zeros((1, 30, 33, 3), "float32"), 8).shape
     TensorShape([1, 32, 40, 3])
     """
-    shape = tf.shape(images)
     if mode == "reflect":
         smallest = multiple // 2 + 1
-        message = (f"images must be at least {smallest}x{smallest} pixels to be reflect-padded "
-                   f"to a multiple of {multiple}")
-        static = tuple(images.shape)
-        if any(side is not None and side < smallest for side in static[1:3]):
-            raise ValueError(f"{message}, received shape {static}")
-        check = tf.debugging.assert_greater_equal(shape[1:3], smallest, message=message)
-        with tf.control_dependencies([check]):
-            shape = tf.identity(shape)
+        images = check_min_size(
+            images, smallest, f"images must be at least {smallest}x{smallest} pixels to be "
+            f"reflect-padded to a multiple of {multiple}"
+        )
+    shape = tf.shape(images)
     paddings = [[0, 0], [0, (-shape[1]) % multiple], [0, (-shape[2]) % multiple], [0, 0]]
     return tf.pad(images, paddings, mode.upper())
+
+
+def check_min_size(images, smallest, message):
+    """`images` [B, H, W, C], checked to be at least `smallest` pixels high and wide.
+
+    Raises ValueError ``"<message>, received shape <shape>"`` when the static shape is too
+    small; for a height or width unknown until run time, the returned tensor carries an
+    assertion that raises `tf.errors.InvalidArgumentError` with `message`.
+    """
+    static = tuple(images.shape)
+    if any(side is not None and side < smallest for side in static[1:3]):
+        raise ValueError(f"{message}, received shape {static}")
+    if all(side is not None for side in static[1:3]):
+        return images
+    check = tf.debugging.assert_greater_equal(tf.shape(images)[1:3], smallest, message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
 
 
 def run_padded_stages(generator, incomplete, mask, multiple, training=False):
