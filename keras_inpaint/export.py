@@ -52,6 +52,11 @@ from keras_inpaint.inference import (
     training_size,
 )
 
+GRAPH_VERSION = 2
+"""What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
+changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in a
+crop around their holes (1 ran the network on the whole photo)."""
+
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
 OUTPUT_KEY = "inpainted"

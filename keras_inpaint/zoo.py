@@ -331,8 +331,8 @@ def load(name_or_path, weights="zoo", format="keras", **overrides):  # noqa: A00
             ``metadata.json``); None returns the architecture with random weights.
         format: ``"keras"`` returns the `keras.Model` (ready for inference or fine-tuning),
             ``"saved_model"`` the TF Serving artifact (see `keras_inpaint.export`), exported once
-            into ``<cache>/saved_models/<name>-<sha256[:12]>/`` (cache root `cache_root`) and
-            returned as ``tf.saved_model.load`` of its version folder.
+            into ``<cache>/saved_models/<name>-<sha256[:12]>-g<export.GRAPH_VERSION>/`` (cache
+            root `cache_root`) and returned as ``tf.saved_model.load`` of its version folder.
         **overrides: constructor arguments replacing the preset's (e.g. ``search_steps`` of
             latent_search); for ``telea`` / ``navier_stokes``, ``radius``.
 
@@ -509,7 +509,10 @@ def _load_saved_model(source, weights, overrides):
         if source.entry is not None and not (source.folder / WEIGHTS_FILE).is_file():
             _raise_untrained(source.entry)
         digest = sha256_of(verified_weights(source.folder))
-    target = cache_root() / "saved_models" / f"{source.label}-{digest[:12]}"
+    from keras_inpaint.export import GRAPH_VERSION
+
+    # A new serving graph gets a new folder: exports cached by an older version are not reused.
+    target = cache_root() / "saved_models" / f"{source.label}-{digest[:12]}-g{GRAPH_VERSION}"
     if not (target / str(SAVED_MODEL_VERSION) / "saved_model.pb").is_file():
         _export_into_cache(_load_keras(source, weights, overrides), target)
     import tensorflow as tf

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from keras_inpaint import cli, training, zoo
+from keras_inpaint.export import GRAPH_VERSION
 from keras_inpaint.postprocess import ClassicalInpainter
 
 TESTS = Path(__file__).resolve().parent
@@ -360,7 +361,7 @@ def test_saved_model_format_is_exported_once_into_the_cache(preset, tmp_path, mo
     monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "cache"))
     served = zoo.load(preset, format="saved_model")
     digest = json.loads((preset / "metadata.json").read_text())["sha256"]
-    assert (tmp_path / "cache" / "saved_models" / f"toy-{digest[:12]}" / "1"
+    assert (tmp_path / "cache" / "saved_models" / f"toy-{digest[:12]}-g{GRAPH_VERSION}" / "1"
             / "saved_model.pb").is_file()
     data = batch()
     image = np.rint(data["image"] * 255).astype(np.uint8)
