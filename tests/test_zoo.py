@@ -183,7 +183,8 @@ def test_zoo_names_load_published_entries_and_rank_the_default(zoo_root, run_dir
     zoo.publish(run_dir, zoo_root / "context_encoder", scores={"psnr": 21.5, "ssim": 0.8})
     assert zoo.default_model() == "partial_conv"  # measured scores beat unmeasured entries
     card = (zoo_root / "context_encoder" / "README.md").read_text()
-    assert "| psnr | 21.5 |" in card and "Pathak et al., CVPR 2016" in card
+    assert "| psnr | 21.50 |" in card and "| ssim | 0.8000 |" in card  # as evaluate prints them
+    assert "Pathak et al., CVPR 2016" in card
 
 
 def evaluation_report(model_psnr):
