@@ -24,6 +24,8 @@ import os
 import sys
 from pathlib import Path
 
+from keras_inpaint.scores import score_text
+
 OUTPUT_SUFFIX = ".png"
 """Folder mode writes lossless PNG files named after the input's stem."""
 
@@ -355,7 +357,8 @@ def _list_row(entry):
         "any" if size is None else f"{size[0]}x{size[1]}",
         "-" if entry["parameters"] is None else f"{entry['parameters']:,}",
         weights,
-        ", ".join(f"{key} {value:.4g}" for key, value in sorted(scores.items())) or "-",
+        ", ".join(f"{key} {score_text(key, value)}" for key, value in sorted(scores.items()))
+        or "-",
     )
 
 

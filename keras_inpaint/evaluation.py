@@ -20,11 +20,7 @@ from PIL import Image
 from keras_inpaint.data import list_image_files, load_image
 from keras_inpaint.masks import load_mask
 from keras_inpaint.metrics import BinnedScores
-
-TABLE_SCORES = (("l1_percent", "L1 (%)", "{:.3f}"), ("l2_percent", "L2 (%)", "{:.3f}"),
-                ("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"))
-"""(key, label, format) of the scores in the Markdown tables: masked L1 and L2 in % of the
-[0, 1] range (lower is better), PSNR in dB and SSIM (higher is better)."""
+from keras_inpaint.scores import TABLE_SCORES
 
 
 def centre_square(image, size):

@@ -52,6 +52,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+from keras_inpaint.scores import score_text
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -872,20 +874,12 @@ def _write_model_weights(source, target, float16=False, group=None):
         (src if group is None else src[group]).visititems(copy)
 
 
-def _score_text(key, value):
-    """A score as the evaluation tables print it (PSNR 27.00, not 27), others to 4 digits."""
-    from keras_inpaint.evaluation import TABLE_SCORES
-
-    formats = {name: text for name, _, text in TABLE_SCORES}
-    return formats.get(key, "{:.4g}").format(value)
-
-
 def model_card(metadata, entry=None):
     """The ``README.md`` model card of a preset, from its metadata (nothing invented)."""
     scores = metadata.get("scores")
     if scores:
         score_lines = ["| score | value |", "| --- | --- |"]
-        score_lines += [f"| {key} | {_score_text(key, value)} |"
+        score_lines += [f"| {key} | {score_text(key, value)} |"
                         for key, value in sorted(scores.items())]
     else:
         score_lines = ["Not measured yet (`keras-inpaint evaluate` measures them)."]

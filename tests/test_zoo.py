@@ -409,7 +409,7 @@ def test_cli_list_publish_and_score_errors(zoo_root, run_dir, monkeypatch, capsy
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["name", "aliases", "paper", "input", "parameters", "weights",
                                 "scores"]
-    assert lines[1].startswith("gated_conv") and "psnr 20.5" in lines[1] and "16x16" in lines[1]
+    assert lines[1].startswith("gated_conv") and "psnr 20.50" in lines[1] and "16x16" in lines[1]
     assert lines[2].startswith("navier_stokes") and "classical" in lines[2]
     assert lines[-1].startswith("default of `keras-inpaint inpaint` and inpaint(): gated_conv ")
     assert cli.main(["publish", str(run_dir), str(zoo_root / "x"), "--score", "psnr"]) == 2
