@@ -20,15 +20,16 @@ tensor is an output, so the REST API's JSON never meets float16.
 
 **Large photos.** A photo up to `HIGH_RESOLUTION_FACTOR` times the model's training size
 (``model.image_size``) in both height and width goes to the network whole. A larger one is
-filled the way `keras_inpaint.inference` fills it, in the graph: a crop around the holes,
-`CONTEXT_FACTOR` times their bounding box and at least the model's size, scaled down to about
-the model's size (area interpolation; a pixel touching a hole is a hole), inpainted, scaled
-back up (bilinear) and pasted into the holes. The one difference: `inference` takes a crop per
-separate hole region, the graph one crop around all of an image's holes (there is no connected
-components op in core TensorFlow), so the two agree when the holes form one region and the
-graph's crop is scaled down more when they lie far apart. Either way the network never runs on
-much more than its training size: a 2048x1536 photo no longer asks `gated_conv`'s contextual
-attention for 9 GiB.
+filled the way `keras_inpaint.inference` fills it, in the graph: its holes are split into
+regions (holes closer than about twice `REGION_MERGE_RADIUS` pixels join; `_hole_regions`),
+and each region gets a crop `CONTEXT_FACTOR` times its bounding box and at least the model's
+size, scaled down to fit the model's size (area interpolation; a pixel touching a hole is a
+hole), inpainted, scaled back up (bilinear) and pasted into the region's holes. So the network
+never runs on much more than its training size (a 2048x1536 photo no longer asks
+`gated_conv`'s contextual attention for 9 GiB), and the served result is `inpaint()`'s, pixel
+for pixel, except where two holes come within a few pixels more than the merge distance of
+each other: the graph finds regions on a grid of 8-pixel cells and may then join them into
+one crop where `inference` (OpenCV's connected components) keeps two.
 
 Serving it (see the README and ``examples/serving_client.py``):
 
@@ -54,13 +55,16 @@ from keras_inpaint.inference import (
 
 GRAPH_VERSION = 2
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
-changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in a
-crop around their holes (1 ran the network on the whole photo)."""
+changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
+crops around their hole regions (1 ran the network on the whole photo)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
 OUTPUT_KEY = "inpainted"
 BYTES_OUTPUT_KEY = "inpainted_bytes"
+
+_REGION_CELL = 8
+"""Side in pixels of the grid cells on which `_hole_regions` finds connected hole regions."""
 
 _LEVELS = 255.0
 """Largest uint8 value: the serving signatures speak 8-bit images."""
@@ -201,7 +205,7 @@ def _whole_or_in_crops(model, pixels, hole):
     return tf.cond(
         large,
         lambda: tf.map_fn(
-            lambda one: _fill_around_holes(model, size, *one),
+            lambda one: _fill_hole_regions(model, size, *one),
             (pixels, hole),
             fn_output_signature=tf.float32,
         ),
@@ -209,16 +213,19 @@ def _whole_or_in_crops(model, pixels, hole):
     )
 
 
-def _fill_around_holes(model, size, pixels, hole):
-    """One image [H,W,3] with its holes [H,W,1] filled from one crop around all of them."""
+def _fill_hole_regions(model, size, pixels, hole):
+    """One image [H,W,3] with its holes [H,W,1] filled region by region (`_hole_regions`),
+    each from a crop around it, as `inference` fills a large photo."""
     import tensorflow as tf
 
-    rows = tf.where(tf.reduce_any(hole > 0, axis=[1, 2]))[:, 0]
-    columns = tf.where(tf.reduce_any(hole > 0, axis=[0, 2]))[:, 0]
+    image_sides = tf.shape(pixels, out_type=tf.int64)[:2]
+    regions, count = _hole_regions(hole[..., 0] > 0)
 
-    def fill():
-        image_sides = tf.shape(pixels, out_type=tf.int64)[:2]
-        # The holes' bounding box grown by REGION_MERGE_RADIUS, as `inference` boxes its
+    def fill_region(index, filled):
+        region = tf.equal(regions, index)
+        rows = tf.where(tf.reduce_any(region, axis=1))[:, 0]
+        columns = tf.where(tf.reduce_any(region, axis=0))[:, 0]
+        # The region's bounding box grown by REGION_MERGE_RADIUS, as `inference` boxes its
         # dilated regions.
         box = [
             (tf.maximum(found[0] - REGION_MERGE_RADIUS, 0),
@@ -238,9 +245,52 @@ def _fill_around_holes(model, size, pixels, hole):
         output = tf.image.resize(output, tf.cast(tf.stack(sides), tf.int32), method="bilinear")
         after = image_sides - tf.stack(firsts) - tf.stack(sides)
         placed = tf.pad(output, tf.stack([[firsts[0], after[0]], [firsts[1], after[1]], [0, 0]]))
-        return tf.where(hole > 0, placed, pixels)
+        return index + 1, tf.where(region[..., tf.newaxis], placed, filled)
 
-    return tf.cond(tf.size(rows) > 0, fill, lambda: pixels)
+    _, filled = tf.while_loop(lambda index, _: index < count, fill_region,
+                              (tf.constant(0), pixels))
+    return filled
+
+
+def _hole_regions(hole):
+    """Split the holes [H, W] (bool) into regions: ``(index [H, W] int32, count)``, index -1
+    outside the holes.
+
+    As `inference`, holes closer than about twice `REGION_MERGE_RADIUS` pixels form one region
+    (the holes are dilated by it); the connected parts of the dilated holes are found on a grid
+    of `_REGION_CELL`-pixel cells (label propagation: each cell of the dilated holes takes the
+    largest label among its 8 neighbours until none changes), which may join dilated holes
+    that come within a cell of each other: one crop for both, never a hole left out.
+    """
+    import tensorflow as tf
+
+    # A cell is in the dilated holes if a hole pixel lies within REGION_MERGE_RADIUS of it:
+    # the maximum over the cell grown by the radius, i.e. windows of cell + 2 radii every cell
+    # (two separable max-pools over the zero-padded holes: no full-resolution dilation).
+    radius, cell = REGION_MERGE_RADIUS, _REGION_CELL
+    height, width = tf.shape(hole)[0], tf.shape(hole)[1]
+    padding = [[0, 0], [radius, -height % cell + radius], [radius, -width % cell + radius], [0, 0]]
+    cells = tf.pad(tf.cast(hole, tf.float32)[tf.newaxis, ..., tf.newaxis], padding)
+    grown = cell + 2 * radius
+    for window, stride in (((grown, 1), (cell, 1)), ((1, grown), (1, cell))):
+        cells = tf.nn.max_pool2d(cells, window, strides=stride, padding="VALID")
+    cells_shape = tf.shape(cells)
+    # Labels are exact in float32 up to 2**24 cells (a 32768 x 32768 photo).
+    labels = tf.reshape(
+        tf.range(1, tf.reduce_prod(cells_shape) + 1, dtype=tf.float32), cells_shape) * cells
+
+    def spread(labels, _):
+        grown = tf.nn.max_pool2d(labels, 3, strides=1, padding="SAME") * cells
+        return grown, tf.reduce_any(tf.not_equal(grown, labels))
+
+    labels, _ = tf.while_loop(lambda _, changed: changed, spread, (labels, tf.constant(True)))
+    flat = tf.reshape(labels, [-1])
+    values = tf.sort(tf.unique(tf.boolean_mask(flat, flat > 0))[0])  # one per region
+    cell_index = tf.where(flat > 0, tf.searchsorted(values, flat, out_type=tf.int32), -1)
+    cell_index = tf.reshape(cell_index, cells_shape[1:3])
+    pixel_cells = tf.gather(tf.gather(cell_index, tf.range(height) // _REGION_CELL, axis=0),
+                            tf.range(width) // _REGION_CELL, axis=1)
+    return tf.where(hole, pixel_cells, -1), tf.size(values)
 
 
 def _context_window(box, size, image_sides):

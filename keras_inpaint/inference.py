@@ -47,7 +47,7 @@ low-resolution pixel touching any hole pixel is a hole), inpainted (all the crop
 into the region's hole pixels only. The network thus never sees more than about its training
 resolution, so a 4000x3000 photo with a few small holes costs a few model-sized calls.
 Classical fills work on the whole image. The SavedModel of `keras_inpaint.export` does the
-same in its graph, with one crop around all of an image's holes.
+same in its graph (finding the regions on a grid of 8-pixel cells).
 
 **Speed.** A Keras model is called eagerly until it has been given batches of one shape
 `GRAPH_MODE_MIN_CALLS` times (over all `inpaint` calls with that model object: a loop, a

@@ -17,7 +17,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_inpaint import cli, inpaint, zoo
+from keras_inpaint import cli, export, inpaint, zoo
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.postprocess import ClassicalInpainter
 from test_zoo import tiny_preset
@@ -229,18 +229,33 @@ def test_large_photo_is_served_like_inpaint_fills_it(model, exported):
     assert np.abs(keras_reference(model, image[None], mask[None])[0].astype(int) - served).max() > 8
 
 
-def test_large_photos_with_far_apart_holes_or_none(exported):
+def test_large_photos_with_separate_hole_regions_or_none(model, exported):
     image = large_photo()
-    far_apart = np.zeros(image.shape[:2] + (1,), np.uint8)
-    far_apart[2:6, 2:6] = 255
-    far_apart[-8:-3, -9:-2] = 255
-    masks = np.stack([far_apart, np.zeros_like(far_apart)])
+    regions = np.zeros(image.shape[:2] + (1,), np.uint8)
+    regions[2:6, 2:6] = 255  # three regions: a crop each, in inpaint() and in the graph
+    regions[-8:-3, -9:-2] = 255
+    regions[40:44, 10:60] = 255
+    masks = np.stack([regions, np.zeros_like(regions)])
     signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
     served = signature(image=np.stack([image, image]), mask=masks)["inpainted"].numpy()
-    hole = far_apart[..., 0] > 0
-    np.testing.assert_array_equal(served[0][~hole], image[~hole])
-    assert (served[0][hole] != image[hole]).any(axis=-1).all()  # one crop holds both holes
+    np.testing.assert_array_equal(served[0], inpaint(image, regions, model=model))
     np.testing.assert_array_equal(served[1], image)
+
+
+def test_hole_regions_join_holes_closer_than_the_merge_radius():
+    hole = np.zeros((120, 100), bool)
+    hole[10:20, 10:20] = True
+    hole[10:20, 30:40] = True  # 10 pixels from the first: the same region
+    hole[90:100, 10:20] = True  # far from both: a region of its own
+    hole[60, 95:100] = True  # touching the border: a third
+    regions, count = export._hole_regions(tf.constant(hole))
+    regions = regions.numpy()
+    assert count == 3
+    assert (regions[~hole] == -1).all() and set(np.unique(regions[hole])) == {0, 1, 2}
+    assert len({regions[15, 15], regions[15, 35]}) == 1
+    assert len({regions[15, 15], regions[95, 15], regions[60, 97]}) == 3
+    none, zero = export._hole_regions(tf.zeros((40, 30), tf.bool))
+    assert zero == 0 and (none.numpy() == -1).all()
 
 
 def test_mixed_precision_model_serves_uint8(tmp_path):
