@@ -1,7 +1,8 @@
 """SavedModel export for TF Serving: layout and signatures, loading the way TF Serving does in
 a process that cannot import keras or keras_inpaint (tf.compat.v1 Session with the "serve"
-tag), `saved_model_cli run`, the bytes signature with base64 PNG as in the REST API, and a
-graph free of Python-function ops and XLA-must-compile functions."""
+tag), `saved_model_cli run`, the bytes signature with base64 PNG as in the REST API, large
+photos filled region by region as `inpaint()` fills them, and a graph free of Python-function
+ops and XLA-must-compile functions."""
 
 import base64
 import io
@@ -63,7 +64,7 @@ with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess
     meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], version_dir)
     signature = meta_graph.signature_def["serving_default"]
     results = {}
-    for key in ("a", "b"):
+    for key in ("a", "b", "c"):
         feed = {signature.inputs["image"].name: inputs[f"image_{key}"],
                 signature.inputs["mask"].name: inputs[f"mask_{key}"]}
         results[key] = session.run(signature.outputs["inpainted"].name, feed)
@@ -89,6 +90,13 @@ def uint8_inputs(height, width, batch=2, seed=0):
     mask[0, 2:height // 2, 3:width // 2] = 255
     mask[-1, height // 3:, width // 4:] = 1  # any nonzero value is a hole
     return image, mask
+
+
+def large_photo(height=90, width=70):
+    """More than twice the toy model's 16x16 on both sides, with a colour ramp."""
+    rng = np.random.default_rng(2)
+    ramp = np.linspace(0, 180, width)[None, :, None]
+    return (rng.random((height, width, 3)) * 60 + ramp).astype(np.uint8)
 
 
 def keras_reference(model, image, mask):
@@ -150,8 +158,11 @@ def test_graph_has_no_python_functions_and_no_xla_must_compile(exported):
 def test_fresh_process_without_keras_matches_the_keras_model(model, exported, tmp_path):
     image_a, mask_a = uint8_inputs(13, 17)
     image_b, mask_b = uint8_inputs(24, 9, batch=1, seed=1)  # dynamic N, H and W
+    image_c = large_photo()[None]  # filled in crops around its two hole regions
+    mask_c = np.zeros(image_c.shape[:3] + (1,), np.uint8)
+    mask_c[0, 5:9, 5:9] = mask_c[0, 60:70, 40:60] = 255
     np.savez(tmp_path / "inputs.npz", image_a=image_a, mask_a=mask_a, image_b=image_b,
-             mask_b=mask_b)
+             mask_b=mask_b, image_c=image_c, mask_c=mask_c)
     instances = [{"image_bytes": {"b64": base64.b64encode(png_bytes(image)).decode()},
                   "mask_bytes": {"b64": base64.b64encode(png_bytes(mask)).decode()}}
                  for image, mask in zip(image_a, mask_a)]
@@ -170,6 +181,7 @@ def test_fresh_process_without_keras_matches_the_keras_model(model, exported, tm
         assert served.dtype == np.uint8 and served.shape == image.shape
         np.testing.assert_array_equal(served[mask[..., 0] == 0], image[mask[..., 0] == 0])
         assert np.abs(served.astype(int) - expected).max() <= 1
+    np.testing.assert_array_equal(outputs["c"][0], inpaint(image_c[0], mask_c[0], model=model))
     predictions = json.loads(Path(out + ".json").read_text())["predictions"]
     for prediction, image, expected in zip(predictions, image_a, outputs["a"]):
         decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(prediction["b64"]))))
@@ -207,13 +219,6 @@ def test_bytes_signature_takes_a_scalar_or_a_vector(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
         signature(image_bytes=tf.constant([png_bytes(image[0])] * 2),
                   mask_bytes=tf.constant(png_bytes(mask[0])))
-
-
-def large_photo(height=90, width=70):
-    """More than twice the toy model's 16x16 on both sides, with a colour ramp."""
-    rng = np.random.default_rng(2)
-    ramp = np.linspace(0, 180, width)[None, :, None]
-    return (rng.random((height, width, 3)) * 60 + ramp).astype(np.uint8)
 
 
 def test_large_photo_is_served_like_inpaint_fills_it(model, exported):
