@@ -190,8 +190,8 @@ def _run(model, pixels, hole):
 
 def _whole_or_in_crops(model, pixels, hole):
     """[N,H,W,3] output of `model`: on the whole batch, or for images larger than
-    `HIGH_RESOLUTION_FACTOR` times its size, per image on a crop around its holes (module
-    docstring)."""
+    `HIGH_RESOLUTION_FACTOR` times its size, per image on crops around its hole regions
+    (module docstring)."""
     import tensorflow as tf
 
     size = training_size(model)
@@ -288,8 +288,8 @@ def _hole_regions(hole):
     values = tf.sort(tf.unique(tf.boolean_mask(flat, flat > 0))[0])  # one per region
     cell_index = tf.where(flat > 0, tf.searchsorted(values, flat, out_type=tf.int32), -1)
     cell_index = tf.reshape(cell_index, cells_shape[1:3])
-    pixel_cells = tf.gather(tf.gather(cell_index, tf.range(height) // _REGION_CELL, axis=0),
-                            tf.range(width) // _REGION_CELL, axis=1)
+    pixel_cells = tf.gather(tf.gather(cell_index, tf.range(height) // cell, axis=0),
+                            tf.range(width) // cell, axis=1)
     return tf.where(hole, pixel_cells, -1), tf.size(values)
 
 

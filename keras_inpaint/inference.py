@@ -43,9 +43,10 @@ or width, it is not given to the network whole. The holes are dilated by
 on it, `CONTEXT_FACTOR` times its bounding box and at least the model's resolution (the
 aspect ratio of ``image_size``, clipped to the image), is taken, scaled down by the smallest
 factor that fits it into the model's resolution, if it is larger (area interpolation; a
-low-resolution pixel touching any hole pixel is a hole), inpainted (all the crop's holes marked as holes), scaled back up (bilinear) and pasted
-into the region's hole pixels only. The network thus never sees more than about its training
-resolution, so a 4000x3000 photo with a few small holes costs a few model-sized calls.
+low-resolution pixel touching any hole pixel is a hole), inpainted (all the crop's holes
+marked as holes), scaled back up (bilinear) and pasted into the region's hole pixels only.
+The network thus never sees more than about its training resolution, so a 4000x3000 photo
+with a few small holes costs a few model-sized calls.
 Classical fills work on the whole image. The SavedModel of `keras_inpaint.export` does the
 same in its graph (finding the regions on a grid of 8-pixel cells).
 
