@@ -24,6 +24,7 @@ from keras import ops
 
 from keras_inpaint.losses.reconstruction import HOLE_THRESHOLD, check_images, check_mask
 from keras_inpaint.masks import hole_ratio
+from keras_inpaint.scores import score_text
 
 HOLE_RATIO_BINS = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 """Hole-ratio bins ``[low, high)`` (the last one closed) of Liu et al. (2018)'s tables."""
@@ -201,10 +202,8 @@ class BinnedScores:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for row in self.table():
-            lines.append(
-                f"| {row['bin']} | {row['count']} | {row['l1_percent']:.3f} | "
-                f"{row['l2_percent']:.3f} | {row['psnr']:.2f} | {row['ssim']:.4f} |"
-            )
+            scores = " | ".join(score_text(key, row[key]) for key in _SCORE_NAMES)
+            lines.append(f"| {row['bin']} | {row['count']} | {scores} |")
         return "\n".join(lines)
 
     @staticmethod
