@@ -23,13 +23,14 @@ tensor is an output, so the REST API's JSON never meets float16.
 filled the way `keras_inpaint.inference` fills it, in the graph: its holes are split into
 regions (holes closer than about twice `REGION_MERGE_RADIUS` pixels join; `_hole_regions`),
 and each region gets a crop `CONTEXT_FACTOR` times its bounding box and at least the model's
-size, scaled down to fit the model's size (area interpolation; a pixel touching a hole is a
-hole), inpainted, scaled back up (bilinear) and pasted into the region's holes. So the network
-never runs on much more than its training size (a 2048x1536 photo no longer asks
-`gated_conv`'s contextual attention for 9 GiB), and the served result is `inpaint()`'s, pixel
-for pixel, except where two holes come within a few pixels more than the merge distance of
-each other: the graph finds regions on a grid of 8-pixel cells and may then join them into
-one crop where `inference` (OpenCV's connected components) keeps two.
+size, scaled down to fit the model's size but no side below `MIN_SCALED_FRACTION` of the
+model's (area interpolation; a pixel touching a hole is a hole), inpainted, scaled back up
+(bilinear) and pasted into the region's holes. So the network never runs on much more than
+its training size (a 2048x1536 photo no longer asks `gated_conv`'s contextual attention for
+9 GiB), and the served result is `inpaint()`'s, pixel for pixel, except where two holes come
+within a few pixels more than the merge distance of each other: the graph finds regions on a
+grid of 8-pixel cells and may then join them into one crop where `inference` (OpenCV's
+connected components) keeps two.
 
 Serving it (see the README and ``examples/serving_client.py``):
 
@@ -49,14 +50,16 @@ from pathlib import Path
 from keras_inpaint.inference import (
     CONTEXT_FACTOR,
     HIGH_RESOLUTION_FACTOR,
+    MIN_SCALED_FRACTION,
     REGION_MERGE_RADIUS,
     training_size,
 )
 
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
-crops around their hole regions (1 ran the network on the whole photo)."""
+crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
+down no further than `MIN_SCALED_FRACTION` of the model's side (thin crops of long photos)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -307,6 +310,7 @@ def _context_window(box, size, image_sides):
         middle = start + (end - start) // 2
         firsts.append(tf.minimum(tf.maximum(middle - side // 2, 0), image_sides[axis] - side))
         sides.append(side)
-    scale = tf.reduce_max([1.0] + [tf.cast(side, tf.float64) / model_side
-                                   for side, model_side in zip(sides, size)])
-    return firsts, sides, scale
+    ratios = [tf.cast(side, tf.float64) / model_side for side, model_side in zip(sides, size)]
+    floor = tf.reduce_min(ratios) / MIN_SCALED_FRACTION
+    scale = tf.minimum(tf.reduce_max(ratios), floor)
+    return firsts, sides, tf.maximum(tf.constant(1.0, tf.float64), scale)

@@ -45,8 +45,11 @@ aspect ratio of ``image_size``, clipped to the image), is taken, scaled down by 
 factor that fits it into the model's resolution, if it is larger (area interpolation; a
 low-resolution pixel touching any hole pixel is a hole), inpainted (all the crop's holes
 marked as holes), scaled back up (bilinear) and pasted into the region's hole pixels only.
-The network thus never sees more than about its training resolution, so a 4000x3000 photo
-with a few small holes costs a few model-sized calls.
+The factor is capped so that no side of the crop becomes shorter than `MIN_SCALED_FRACTION`
+of the model's: a crop clipped to a long, thin photo reaches the network thin but wider than
+the model (a 300x1248 crop: 64x266 for a 128x128 model, not 31x128). The network thus sees
+about its training resolution, so a 4000x3000 photo with a few small holes costs a few
+model-sized calls.
 Classical fills work on the whole image. The SavedModel of `keras_inpaint.export` does the
 same in its graph (finding the regions on a grid of 8-pixel cells).
 
@@ -89,6 +92,11 @@ CONTEXT_FACTOR = 3.0
 
 REGION_MERGE_RADIUS = 8
 """Holes closer than about twice this many pixels are filled in one crop."""
+
+MIN_SCALED_FRACTION = 0.5
+"""A crop is scaled down no further than this fraction of the model's side, on its shorter
+side (unless the crop itself is shorter): thin crops keep enough pixels across to be filled,
+and reach `contextual_attention`'s 128x128 model at its minimum of 64 pixels or more."""
 
 GRAPH_MODE_MIN_CALLS = 6
 """The call with one batch shape from which a Keras model runs through a `tf.function` rather
@@ -521,7 +529,8 @@ def _context_window(top, left, height, width, model_size, image_size):
     The crop has the model's aspect ratio, is `CONTEXT_FACTOR` times the box in both
     directions and at least the model's size, is centred on the box and moved (and clipped)
     to stay inside the image; it always contains the box. The factor is the smallest that
-    fits the crop, as clipped, into the model's size (`scaled_size`).
+    fits the crop, as clipped, into the model's size (`scaled_size`), capped so that no side
+    goes below `MIN_SCALED_FRACTION` of the model's.
     """
     wanted = max(
         1.0,
@@ -535,13 +544,16 @@ def _context_window(top, left, height, width, model_size, image_size):
         crop_side = min(image_side, math.ceil(model_side * wanted))
         first = min(max(start + extent // 2 - crop_side // 2, 0), image_side - crop_side)
         slices.append(slice(first, first + crop_side))
-    scale = max(1.0, *((crop.stop - crop.start) / side for crop, side in zip(slices, model_size)))
-    return slices[0], slices[1], scale
+    sides = [(crop.stop - crop.start, side) for crop, side in zip(slices, model_size)]
+    fit = max(crop_side / side for crop_side, side in sides)
+    floor = min(crop_side / (MIN_SCALED_FRACTION * side) for crop_side, side in sides)
+    return slices[0], slices[1], max(1.0, min(fit, floor))
 
 
 def scaled_size(crop_side, scale):
     """A crop side scaled down by `scale` (rounded half to even, at least 1 pixel): the
-    model's side for the side that sets the scale, never more than the model's side."""
+    model's side for the side that sets the scale; more than the model's side only for the
+    long side of a crop capped by `MIN_SCALED_FRACTION`."""
     return max(1, round(crop_side / scale))
 
 

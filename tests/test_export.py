@@ -18,7 +18,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_inpaint import cli, export, inpaint, zoo
+from keras_inpaint import cli, export, inference, inpaint, zoo
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.postprocess import ClassicalInpainter
 from test_zoo import tiny_preset
@@ -245,6 +245,36 @@ def test_large_photos_with_separate_hole_regions_or_none(model, exported):
     served = signature(image=np.stack([image, image]), mask=masks)["inpainted"].numpy()
     np.testing.assert_array_equal(served[0], inpaint(image, regions, model=model))
     np.testing.assert_array_equal(served[1], image)
+
+
+def test_graph_crops_are_inference_crops():
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        image_size = tuple(int(v) for v in rng.integers(20, 2000, size=2))
+        model_size = tuple(int(v) for v in rng.integers(8, 200, size=2))
+        height, width = (int(rng.integers(1, side + 1)) for side in image_size)
+        top = int(rng.integers(0, image_size[0] - height + 1))
+        left = int(rng.integers(0, image_size[1] - width + 1))
+        rows, columns, scale = inference._context_window(
+            top, left, height, width, model_size, image_size)
+        box = [(tf.constant(top, tf.int64), tf.constant(top + height, tf.int64)),
+               (tf.constant(left, tf.int64), tf.constant(left + width, tf.int64))]
+        firsts, sides, graph_scale = export._context_window(
+            box, model_size, tf.constant(image_size, tf.int64))
+        assert [int(first) for first in firsts] == [rows.start, columns.start]
+        assert [int(side) for side in sides] == [crop.stop - crop.start for crop in (rows, columns)]
+        assert float(graph_scale) == pytest.approx(scale, rel=1e-12)
+
+
+def test_thin_crop_of_a_long_photo_is_served_like_inpaint_fills_it(model, exported):
+    # The crop is clipped to the photo's 40 rows: scaled down by 40 / 8, not 228 / 16, so that
+    # it reaches the model 8 rows high (half its size), as in inpaint().
+    image = large_photo(40, 300)
+    mask = np.zeros(image.shape[:2] + (1,), np.uint8)
+    mask[16:24, 100:160] = 255
+    signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    served = signature(image=image[None], mask=mask[None])["inpainted"].numpy()[0]
+    np.testing.assert_array_equal(served, inpaint(image, mask, model=model))
 
 
 def test_hole_regions_join_holes_closer_than_the_merge_radius():

@@ -1,6 +1,7 @@
 """`keras_inpaint.inpaint` and `keras-inpaint inpaint`: input types, mask conventions, known
 pixels kept bit for bit, batching, errors, the high-resolution crop strategy."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -282,10 +283,29 @@ def test_context_window_contains_the_box_and_stays_inside():
         assert 0 <= rows.start <= top and top + height <= rows.stop <= image_size[0]
         assert 0 <= columns.start <= left and left + width <= columns.stop <= image_size[1]
         assert scale >= 1
-        scaled = [inference.scaled_size(crop.stop - crop.start, scale) for crop in (rows, columns)]
-        assert all(side <= model_side for side, model_side in zip(scaled, model_size))
-        if scale > 1:  # scaled down no more than it takes to fit: one side fills the model's
-            assert any(side == model_side for side, model_side in zip(scaled, model_size))
+        crops = [crop.stop - crop.start for crop in (rows, columns)]
+        scaled = [inference.scaled_size(crop, scale) for crop in crops]
+        floors = [min(crop, inference.MIN_SCALED_FRACTION * side)
+                  for crop, side in zip(crops, model_size)]
+        assert all(side >= math.floor(floor) for side, floor in zip(scaled, floors))
+        fits = all(side <= model_side for side, model_side in zip(scaled, model_size))
+        fills = any(side == model_side for side, model_side in zip(scaled, model_size))
+        at_floor = any(side <= math.ceil(floor) for side, floor in zip(scaled, floors))
+        # Scaled down to fit, and no more than that (one side fills the model's), unless a side
+        # would then fall below its floor: then it is at its floor.
+        assert at_floor or (fits and (fills or scale == 1))
+
+
+def test_thin_crops_of_long_photos_keep_half_the_model_side():
+    # A 400x50 hole in a 300x2000 photo: the 3x crop is clipped to the photo's 300 rows. Fitted
+    # into 128x128 it would reach the model at 31x128, under contextual_attention's 64-pixel
+    # minimum; the factor is capped at 300 / 64 instead: 64x266.
+    model = ConstantFill(image_size=128)
+    image, hole = photo(300, 2000), box_mask(300, 2000, (slice(125, 175), slice(800, 1200)))
+    result = inpaint(image, hole, model=model)
+    assert model.shapes == [(1, 64, 266, 3)]
+    np.testing.assert_array_equal(result[~hole], image[~hole])
+    assert (result[hole] != image[hole]).all(axis=-1).mean() > 0.9
 
 
 def test_context_window_clipped_by_the_image_is_scaled_down_only_to_fit():
