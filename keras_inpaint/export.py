@@ -232,8 +232,7 @@ def _fill_hole_regions(model, size, pixels, hole):
     box_starts = tf.maximum(firsts_found - REGION_MERGE_RADIUS, 0)
     box_ends = tf.minimum(lasts_found + 1 + REGION_MERGE_RADIUS, image_sides)
 
-    def fill_region(index, filled):
-        region = tf.equal(regions, index)
+    def fill_region(index, positions, values):
         box = [(box_starts[index, axis], box_ends[index, axis]) for axis in (0, 1)]
         firsts, sides, scale = _context_window(box, size, image_sides)
         window = tuple(slice(first, first + side) for first, side in zip(firsts, sides))
@@ -246,13 +245,20 @@ def _fill_hole_regions(model, size, pixels, hole):
         small_hole = tf.cast(tf.image.resize(crop_hole, small_size, method="area") > 0, tf.float32)
         output = _run(model, small[tf.newaxis], small_hole[tf.newaxis])[0]
         output = tf.image.resize(output, tf.cast(tf.stack(sides), tf.int32), method="bilinear")
-        after = image_sides - tf.stack(firsts) - tf.stack(sides)
-        placed = tf.pad(output, tf.stack([[firsts[0], after[0]], [firsts[1], after[1]], [0, 0]]))
-        return index + 1, tf.where(region[..., tf.newaxis], placed, filled)
+        inside = tf.where(tf.equal(regions[window], index))  # the region's holes, in the crop
+        return (index + 1, positions.write(index, inside + tf.stack(firsts)),
+                values.write(index, tf.gather_nd(output, inside)))
 
-    _, filled = tf.while_loop(lambda index, _: index < count, fill_region,
-                              (tf.constant(0), pixels))
-    return filled
+    # Each region's hole pixels and their fill, pasted in one scatter after the loop: the loop
+    # touches crops only, never the whole photo.
+    def pieces(dtype, channels):
+        return tf.TensorArray(dtype, size=count, infer_shape=False,
+                              element_shape=tf.TensorShape([None, channels]))
+
+    _, positions, values = tf.while_loop(
+        lambda index, *_: index < count, fill_region,
+        (tf.constant(0), pieces(tf.int64, 2), pieces(tf.float32, 3)))
+    return tf.tensor_scatter_nd_update(pixels, positions.concat(), values.concat())
 
 
 def _hole_regions(hole):
