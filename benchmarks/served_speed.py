@@ -5,19 +5,20 @@ For each zoo network as published (default: every entry with trained weights, as
 `keras_inpaint.export.export_saved_model` into a temporary folder and loaded back with
 ``tf.saved_model.load`` (no Keras object is used from then on), on the images of
 `benchmarks.zoo_speed` (one 512x512 and one 2048x1536, uniform noise, a centred rectangular
-hole of 10 % of the pixels), as uint8 through the ``serving_default`` signature:
+hole of 10 % of the pixels) and on the large one with `SCATTERED_GRID` scattered square holes
+(a hole region each, so a crop each), as uint8 through the ``serving_default`` signature:
 
 - the served latency, median of ``--repeats`` rounds after ``--warmup`` untimed calls (at
   least `GRAPH_MODE_MIN_CALLS`), interleaved with the reference measured in the same run:
   ``inpaint(image, mask, model=model)`` on the same image with the Keras model, by then
   through its `tf.function` (both fill a photo more than twice the model's training size in
-  a crop around its hole, so their ratio is the cost of the serving graph against the Python
+  a crop around each hole region, so their ratio is the cost of the serving graph against the Python
   pipeline: uint8 conversions and the in-graph crop against NumPy and OpenCV);
 - the served call's peak memory: TensorFlow's CPU allocator peak during one more call (see
   `benchmarks/common.py`; the graph's tensors, not the process's resident set).
 
 ``--quick`` measures the untrained tiny configurations of ``tests/tiny_models.py`` on 64x64
-and 128x96 images instead. A measurement that raises is a ``failed: ...`` cell.
+and 128x96 images (`QUICK_SCATTERED_GRID` holes) instead. A measurement that raises is a ``failed: ...`` cell.
 
     python -m benchmarks.served_speed [--quick] [--models gated_conv ...] [--repeats 3]
         [--warmup 1]
@@ -56,13 +57,39 @@ from keras_inpaint.export import OUTPUT_KEY, SERVING_SIGNATURE, export_saved_mod
 from keras_inpaint.inference import GRAPH_MODE_MIN_CALLS, inpaint
 
 QUICK_SETTINGS = {"models": ["gated_conv"], "repeats": 1}
+SCATTERED_GRID = (6, 8)
+"""Rows and columns of the scattered holes on the large photo: 48 hole regions."""
+QUICK_SCATTERED_GRID = (2, 2)
+SCATTERED_HOLE_SIDE = 1 / 8
+"""Each scattered hole's side, as a fraction of its grid cell's (centred in the cell)."""
 
 
-def uint8_photo(height, width):
-    """``(image [H,W,3], mask [H,W,1])`` uint8: noise with the centred 10 % hole (255)."""
+def uint8_photo(height, width, grid=None):
+    """``(image [H,W,3], mask [H,W,1])`` uint8 (hole 255): noise with the centred 10 % hole,
+    or with one square hole centred in each cell of a `grid` of (rows, columns) cells."""
     image = np.round(random_images((height, width, 3)).numpy() * 255).astype(np.uint8)
-    hole = rectangle_hole_masks(1, height, width, HOLE_FRACTION).numpy()[0]
+    if grid is None:
+        hole = rectangle_hole_masks(1, height, width, HOLE_FRACTION).numpy()[0]
+    else:
+        hole = np.zeros((height, width, 1), np.float32)
+        cell_height, cell_width = height // grid[0], width // grid[1]
+        side = max(1, round(min(cell_height, cell_width) * SCATTERED_HOLE_SIDE))
+        for row in range(grid[0]):
+            for column in range(grid[1]):
+                top = row * cell_height + (cell_height - side) // 2
+                left = column * cell_width + (cell_width - side) // 2
+                hole[top : top + side, left : left + side] = 1.0
     return image, (hole * 255).astype(np.uint8)
+
+
+def photos(quick):
+    """``{label: (height, width, grid)}``: the centred-hole photos and the scattered one."""
+    sizes = QUICK_IMAGE_SIZES if quick else IMAGE_SIZES
+    grid = QUICK_SCATTERED_GRID if quick else SCATTERED_GRID
+    cases = {f"{width}x{height}, centred hole": (height, width, None) for height, width in sizes}
+    height, width = sizes[-1]
+    cases[f"{width}x{height}, {grid[0] * grid[1]} scattered holes"] = (height, width, grid)
+    return cases
 
 
 def served_signature(model, folder):
@@ -71,9 +98,9 @@ def served_signature(model, folder):
     return tf.saved_model.load(str(version)).signatures[SERVING_SIGNATURE]
 
 
-def calls(model, signature, size):
-    """``{"served": ..., "inpaint": ...}`` zero-argument calls on the photo of `size`."""
-    image, mask = uint8_photo(*size)
+def calls(model, signature, photo):
+    """``{"served": ..., "inpaint": ...}`` zero-argument calls on the `photo` of `photos`."""
+    image, mask = uint8_photo(*photo)
     batch = {"image": tf.constant(image[None]), "mask": tf.constant(mask[None])}
     return {
         "served": lambda: signature(**batch)[OUTPUT_KEY],
@@ -81,15 +108,15 @@ def calls(model, signature, size):
     }
 
 
-def measure(name, sizes, args):
-    """The table row of one model."""
+def measure(name, cases, args):
+    """The table rows of one model: one per photo."""
     try:
         subject = load_subject(name, args.quick)
         with tempfile.TemporaryDirectory() as folder:
             signature = served_signature(subject.model, folder)
-            cells = []
-            for size in sizes:
-                functions = calls(subject.model, signature, size)
+            rows = []
+            for label, photo in cases.items():
+                functions = calls(subject.model, signature, photo)
                 warmup = max(args.warmup, GRAPH_MODE_MIN_CALLS)  # inpaint() traced by then
                 timings = medians_or_errors(functions, warmup, args.repeats)
                 served, reference = timings["served"], timings["inpaint"]
@@ -97,26 +124,22 @@ def measure(name, sizes, args):
                     peak_or_error(functions["served"]), mebibyte_cell)
                 ratio = ("-" if isinstance(served, Exception) or isinstance(reference, Exception)
                          else f"{served / reference:.2f}")
-                cells += [result_cell(served, milliseconds), peak,
-                          result_cell(reference, milliseconds), ratio]
+                rows.append((subject.label, label, result_cell(served, milliseconds), peak,
+                             result_cell(reference, milliseconds), ratio))
     except Exception as error:  # noqa: BLE001 -- e.g. a preset that does not load or export
-        return (name, *[describe_error(error)] * (4 * len(sizes)))
-    return (subject.label, *cells)
+        return [(name, "all", *[describe_error(error)] * 4)]
+    return rows
 
 
-def headers(sizes):
-    columns = []
-    for height, width in sizes:
-        label = f"{width}x{height}"
-        columns += [f"served {label} (ms)", f"served peak {label} (MiB)",
-                    f"inpaint() {label} (ms)", f"served / inpaint() {label}"]
-    return ("model", *columns)
+HEADERS = ("model", "photo", "served (ms)", "served peak (MiB)", "inpaint() (ms)",
+           "served / inpaint()")
 
 
 def notes(args):
     return [
         f"Served: the `{SERVING_SIGNATURE}` signature of the exported SavedModel (uint8 in and "
-        f"out), centred rectangular hole of {100 * HOLE_FRACTION:.0f} % of the pixels; "
+        f"out); centred hole: a rectangle of {100 * HOLE_FRACTION:.0f} % of the pixels; "
+        "scattered holes: squares of 1/8 of a grid cell's side, one per cell; "
         f"reference: `inpaint()` with the Keras model on the same image; medians of "
         f"{args.repeats} interleaved rounds after "
         f"{max(args.warmup, GRAPH_MODE_MIN_CALLS)} warm-up calls (`inpaint()` runs its "
@@ -131,16 +154,16 @@ def main():
                         help="zoo networks (default: those with trained weights, else all)")
     args = parse_arguments(parser, QUICK_SETTINGS)
     models = args.models or default_models()
-    sizes = QUICK_IMAGE_SIZES if args.quick else IMAGE_SIZES
+    cases = photos(args.quick)
     start = time.perf_counter()
     rows = []
     for name in models:
         print(f"[{time.perf_counter() - start:6.0f} s] {name}", file=sys.stderr)
-        rows.append(measure(name, sizes, args))
+        rows += measure(name, cases, args)
         release_models()
     print(f"[{time.perf_counter() - start:6.0f} s] done", file=sys.stderr)
     print_report("Zoo models served: SavedModel latency and memory against `inpaint()`",
-                 notes(args), headers(sizes), rows)
+                 notes(args), HEADERS, rows)
 
 
 if __name__ == "__main__":
