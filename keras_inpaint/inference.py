@@ -572,10 +572,10 @@ def _levels(picture):
 
 def _output(picture, fill):
     """The result in the input's type family; known pixels copied from the input."""
-    hole = picture.hole[..., None]
     if picture.kind == "float":
-        return picture.pixels if fill is None else np.where(hole, fill, picture.pixels)
-    levels = picture.levels.copy() if fill is None else np.where(
-        hole, _to_levels(fill), picture.levels
-    )
+        return picture.pixels if fill is None else np.where(
+            picture.hole[..., None], fill, picture.pixels)
+    levels = picture.levels.copy()
+    if fill is not None:
+        levels[picture.hole] = _to_levels(fill[picture.hole])  # only the hole's pixels
     return Image.fromarray(levels, "RGB") if picture.kind == "pil" else levels
