@@ -21,6 +21,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from keras_inpaint import cli, export, inference, inpaint, zoo
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.postprocess import ClassicalInpainter
+from test_inference import random_boxes
 from test_zoo import tiny_preset
 from toy_model import ToyInpainter
 
@@ -248,13 +249,7 @@ def test_large_photos_with_separate_hole_regions_or_none(model, exported):
 
 
 def test_graph_crops_are_inference_crops():
-    rng = np.random.default_rng(1)
-    for _ in range(60):
-        image_size = tuple(int(v) for v in rng.integers(20, 2000, size=2))
-        model_size = tuple(int(v) for v in rng.integers(8, 200, size=2))
-        height, width = (int(rng.integers(1, side + 1)) for side in image_size)
-        top = int(rng.integers(0, image_size[0] - height + 1))
-        left = int(rng.integers(0, image_size[1] - width + 1))
+    for top, left, height, width, model_size, image_size in random_boxes(1, 60, 2000, 200):
         rows, columns, scale = inference._context_window(
             top, left, height, width, model_size, image_size)
         box = [(tf.constant(top, tf.int64), tf.constant(top + height, tf.int64)),

@@ -270,14 +270,22 @@ def test_errors(tmp_path):
         inpaint(tmp_path / "missing.png", hole)
 
 
-def test_context_window_contains_the_box_and_stays_inside():
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        image_size = tuple(int(v) for v in rng.integers(20, 400, size=2))
-        model_size = tuple(int(v) for v in rng.integers(8, 64, size=2))
+def random_boxes(seed, count, largest_image, largest_model):
+    """`count` random ``(top, left, height, width, model_size, image_size)`` arguments of
+    `inference._context_window`: boxes inside images of up to `largest_image` pixels a side,
+    models of 8 to `largest_model`."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        image_size = tuple(int(v) for v in rng.integers(20, largest_image, size=2))
+        model_size = tuple(int(v) for v in rng.integers(8, largest_model, size=2))
         height, width = (int(rng.integers(1, side + 1)) for side in image_size)
         top = int(rng.integers(0, image_size[0] - height + 1))
         left = int(rng.integers(0, image_size[1] - width + 1))
+        yield top, left, height, width, model_size, image_size
+
+
+def test_context_window_contains_the_box_and_stays_inside():
+    for top, left, height, width, model_size, image_size in random_boxes(0, 200, 400, 64):
         rows, columns, scale = inference._context_window(
             top, left, height, width, model_size, image_size)
         assert 0 <= rows.start <= top and top + height <= rows.stop <= image_size[0]
