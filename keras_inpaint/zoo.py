@@ -542,6 +542,15 @@ def _export_into_cache(model, target):
 # ---- publishing ------------------------------------------------------------------------------
 
 
+def check_destination(folder, overwrite):
+    """Refuse to write a preset into an existing `folder` unless `overwrite`."""
+    if Path(folder).exists() and not overwrite:
+        raise ValueError(
+            f"{os.fspath(folder)!r} already exists; pass overwrite=True (--overwrite on the "
+            "command line) to replace it"
+        )
+
+
 def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False,
             evaluation=None, notes=None, generator_only=False):
     """Turn a training run directory into a preset folder (a zoo entry).
@@ -598,8 +607,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         raise ValueError(
             f"preset name must be letters, digits, '_', '-' or '.', received {name!r}"
         )
-    if dest_dir.exists() and not overwrite:
-        raise ValueError(f"{os.fspath(dest_dir)!r} already exists; pass overwrite=True")
+    check_destination(dest_dir, overwrite)
     evaluation = _model_evaluation(evaluation, name)
     scores = _check_scores({**(evaluation or {}).get("scores", {}), **(scores or {})} or None)
     run, timing = _run_record(run_dir)

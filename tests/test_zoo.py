@@ -328,7 +328,7 @@ def test_float16_weights_halve_the_floats_and_load_as_float32(preset, run_dir, t
 
 
 def test_publish_refuses_overwrites_bad_names_and_unfinished_runs(run_dir, preset, tmp_path):
-    with pytest.raises(ValueError, match="already exists; pass overwrite=True"):
+    with pytest.raises(ValueError, match=r"already exists; pass overwrite=True \(--overwrite"):
         zoo.publish(run_dir, preset)
     target = zoo.publish(run_dir, tmp_path / "again")
     before = (target / "metadata.json").read_text()

@@ -123,8 +123,7 @@ def convert_deepfill(
     name = output_dir.name if name is None else name
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, received {name!r}")
-    if output_dir.exists() and not overwrite:
-        raise ValueError(f"{os.fspath(output_dir)!r} already exists; pass overwrite=True")
+    zoo.check_destination(output_dir, overwrite)
     release = importlib.import_module(VERSIONS[version])
     prefix = resolve_checkpoint(checkpoint_prefix)
     model = release.build_model()
