@@ -12,13 +12,14 @@ hole of 10 % of the pixels) and on the large one with `SCATTERED_GRID` scattered
   least `GRAPH_MODE_MIN_CALLS`), interleaved with the reference measured in the same run:
   ``inpaint(image, mask, model=model)`` on the same image with the Keras model, by then
   through its `tf.function` (both fill a photo more than twice the model's training size in
-  a crop around each hole region, so their ratio is the cost of the serving graph against the Python
-  pipeline: uint8 conversions and the in-graph crop against NumPy and OpenCV);
+  a crop around each hole region, so their ratio is the cost of the serving graph against
+  the Python pipeline: uint8 conversions and the in-graph crops against NumPy and OpenCV);
 - the served call's peak memory: TensorFlow's CPU allocator peak during one more call (see
   `benchmarks/common.py`; the graph's tensors, not the process's resident set).
 
 ``--quick`` measures the untrained tiny configurations of ``tests/tiny_models.py`` on 64x64
-and 128x96 images (`QUICK_SCATTERED_GRID` holes) instead. A measurement that raises is a ``failed: ...`` cell.
+and 128x96 images (`QUICK_SCATTERED_GRID` holes) instead. A measurement that raises is a
+``failed: ...`` cell.
 
     python -m benchmarks.served_speed [--quick] [--models gated_conv ...] [--repeats 3]
         [--warmup 1]
