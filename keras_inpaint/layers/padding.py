@@ -77,7 +77,7 @@ def pad_like_same(inputs, kernel_size, strides=(1, 1), dilation_rate=(1, 1), mod
 
     Example:
     >>> x = keras.ops.ones((1, 8, 8, 3))
-    >>> pad_like_same(x, (5, 5), mode="symmetric").shape
+    >>> tuple(pad_like_same(x, (5, 5), mode="symmetric").shape)
     (1, 12, 12, 3)
     """
     if len(inputs.shape) != 4:
