@@ -134,6 +134,15 @@ def add_evaluate_parser(subparsers):
         help="a constructor argument of one method, e.g. --set latent_search.search_steps=200 "
         "(repeatable; recorded in the --json protocol)",
     )
+    parser.add_argument(
+        "--postprocess",
+        dest="postprocessors",
+        action="append",
+        default=[],
+        metavar="LABEL=NAME",
+        help="score one method after a post-processor, e.g. --postprocess gated_conv=poisson "
+        "(Iizuka et al.'s Poisson blending; repeatable; recorded in the --json protocol)",
+    )
     parser.set_defaults(handler=run_evaluate)
 
 
@@ -143,14 +152,33 @@ def method_overrides(assignments, labels):
 
     overrides = {}
     for assignment in assignments:
-        label, dot, rest = assignment.partition(".")
-        if not dot or label not in labels:
-            raise ValueError(
-                f"--set expects LABEL.KEY=VALUE with LABEL one of {', '.join(labels)}, "
-                f"received {assignment!r}"
-            )
+        label, rest = _split_method_label(assignment, ".", "--set LABEL.KEY=VALUE", labels)
         overrides.setdefault(label, {}).update(training.parse_overrides([rest]))
     return overrides
+
+
+def method_postprocessors(assignments, labels):
+    """``["label=name", ...]`` -> ``{label: name}``, each name a known post-processor."""
+    from keras_inpaint.postprocess import get_postprocessor
+
+    postprocessors = {}
+    for assignment in assignments:
+        label, name = _split_method_label(assignment, "=", "--postprocess LABEL=NAME", labels)
+        get_postprocessor(name)  # raises for an unknown name
+        if label in postprocessors:
+            raise ValueError(f"--postprocess names {label!r} twice; one post-processor per "
+                             f"column (label the model twice to compare two)")
+        postprocessors[label] = name
+    return postprocessors
+
+
+def _split_method_label(assignment, separator, usage, labels):
+    label, sep, rest = assignment.partition(separator)
+    if not sep or label not in labels:
+        raise ValueError(
+            f"{usage} expects LABEL one of {', '.join(labels)}, received {assignment!r}"
+        )
+    return label, rest
 
 
 def run_evaluate(args):
@@ -165,8 +193,11 @@ def run_evaluate(args):
             raise ValueError(f"two methods are labelled {label!r}; use LABEL=PATH to rename one")
         sources[label] = source
     overrides = method_overrides(args.overrides, list(sources))
+    postprocessors = method_postprocessors(args.postprocessors, list(sources))
     methods = {label: zoo.load(source, **overrides.get(label, {}))
                for label, source in sources.items()}
+    for label, name in postprocessors.items():
+        methods[label] = evaluation.postprocessed(methods[label], name)
     scores = evaluation.evaluate(
         methods, args.images, args.masks, size=args.size, limit=args.limit,
         batch_size=args.batch_size, contact_sheet=args.contact_sheet,
@@ -179,6 +210,8 @@ def run_evaluate(args):
     if args.json:
         protocol = {"images": str(args.images), "masks": str(args.masks), "size": args.size,
                     "limit": args.limit, "stride": args.stride, **overrides}
+        if postprocessors:
+            protocol["postprocess"] = postprocessors
         Path(args.json).write_text(
             json.dumps(evaluation.report_json(scores, **protocol), indent=2) + "\n",
             encoding="utf-8",

@@ -10,6 +10,12 @@ method sees the same pairs; scores are computed on the composited output
     keras-inpaint evaluate gated_conv telea navier_stokes --images kodak24/ --masks masks/ \
         --size 256 --out report.md --json report.json --contact-sheet sheet.png
 
+A method can also be scored after a post-processor (`postprocessed`), e.g. Iizuka et al.'s
+Poisson blending beside the raw output, as two columns:
+
+    keras-inpaint evaluate gated_conv gc_poisson=gated_conv navier_stokes \
+        --postprocess gc_poisson=poisson --images kodak24/ --masks masks/
+
 The JSON report (`report_json`) is what `keras_inpaint.zoo.publish` reads to put a model's
 scores, and the classical fills' scores on the same pairs, into its model card.
 """
@@ -20,6 +26,7 @@ from PIL import Image
 from keras_inpaint.data import list_image_files, load_image
 from keras_inpaint.masks import load_mask
 from keras_inpaint.metrics import BinnedScores
+from keras_inpaint.postprocess import get_postprocessor
 from keras_inpaint.scores import TABLE_SCORES
 
 
@@ -53,6 +60,31 @@ def evaluation_pairs(images_dir, masks_dir, size=256, limit=None, stride=1):
         yield (centre_square(load_image(image_path), size),
                load_mask(mask_path, size=(size, size)),
                image_path)
+
+
+def postprocessed(method, name):
+    """`method` followed by the post-processor called `name` (`get_postprocessor`).
+
+    The result maps a batch to ``postprocess(image, mask, method(batch))``. The post-processors
+    read only the known pixels of ``image`` (an evaluation passes the ground truth, holes
+    included), so the hole's true content cannot leak into the score.
+
+    Example:
+    >>> import numpy as np
+    >>> grey = lambda batch: np.where(batch["mask"] > 0, 0.5, batch["image"])
+    >>> batch = {"image": np.full((1, 16, 16, 3), 0.8, np.float32),
+    ...          "mask": np.zeros((1, 16, 16, 1), np.float32)}
+    >>> batch["mask"][:, 4:12, 4:12] = 1
+    >>> blended = postprocessed(grey, "poisson")(batch)  # the flat fill takes the border's colour
+    >>> bool(np.abs(blended - 0.8).max() < 0.01)
+    True
+    """
+    postprocess = get_postprocessor(name)
+
+    def run(batch):
+        return postprocess(batch["image"], batch["mask"], np.asarray(method(batch), np.float32))
+
+    return run
 
 
 def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,

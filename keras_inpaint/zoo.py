@@ -712,10 +712,17 @@ def _model_evaluation(report, name):
             f"the evaluation report has no column {name!r} (it has {', '.join(methods) or 'none'}"
             f"); evaluate the run as {name}=RUN_DIR/model.keras"
         )
+    postprocessed = (report.get("protocol") or {}).get("postprocess") or {}
+    if name in postprocessed:
+        raise ValueError(
+            f"the evaluation report's column {name!r} was post-processed "
+            f"({postprocessed[name]}); a preset's scores are of the model's own output: "
+            f"evaluate it without --postprocess {name}=..."
+        )
     rows = methods[name]
     overall = next(row for row in rows if row["bin"] == "all")
     baselines = {label: table for label, table in methods.items()
-                 if label in ENTRIES and ENTRIES[label].classical}
+                 if label in ENTRIES and ENTRIES[label].classical and label not in postprocessed}
     return {
         "scores": {key: value for key, value in overall.items() if key not in ("bin", "count")},
         "evaluation": {"protocol": report.get("protocol"), "bins": rows, "baselines": baselines},

@@ -61,6 +61,26 @@ def test_stride_keeps_each_masks_photo(photo_folder, tmp_path):
         list(evaluation.evaluation_pairs(photo_folder, masks, stride=0))
 
 
+def test_postprocessed_reads_only_the_known_pixels(photo_folder, tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.2, 0.8, (2, 32, 32, 3)).astype(np.float32)
+    mask = np.zeros((2, 32, 32, 1), np.float32)
+    mask[:, 8:20, 10:24] = 1
+
+    def grey(batch):
+        return np.where(batch["mask"] > 0, 0.5, batch["image"])
+
+    blended = evaluation.postprocessed(grey, "poisson")
+    out = blended({"image": image, "mask": mask})
+    other_truth = np.where(mask > 0, 1.0 - image, image)  # the same known pixels
+    np.testing.assert_array_equal(out, blended({"image": other_truth, "mask": mask}))
+    np.testing.assert_array_equal(out[:, :8], image[:, :8])  # known pixels untouched
+    hole = np.broadcast_to(mask > 0, out.shape)
+    assert np.abs(out[hole] - 0.5).max() > 0.05  # the flat fill was blended into its border
+    with pytest.raises(ValueError, match="Unknown postprocessor 'blur'"):
+        evaluation.postprocessed(grey, "blur")
+
+
 def test_centre_square_crops_then_resizes():
     image = np.zeros((10, 20, 3), np.float32)
     image[:, 5:15] = 1.0  # the centre square is all white
@@ -91,3 +111,30 @@ def test_cli_labels_columns_and_writes_markdown_and_json(photo_folder, tmp_path,
     assert cli.main(["evaluate", "telea", "--images", str(photo_folder), "--masks", str(masks),
                      "--set", "gated_conv.width=8"]) == 2
     assert "LABEL one of telea, received 'gated_conv.width=8'" in capsys.readouterr().err
+
+
+def test_cli_scores_a_postprocessed_column(photo_folder, tmp_path, capsys):
+    from keras_inpaint import cli
+
+    masks = write_masks(tmp_path / "masks", [0.25, 0.35])
+    common = ["--images", str(photo_folder), "--masks", str(masks), "--size", "32"]
+    assert cli.main(["evaluate", "telea", "blend=telea", "--postprocess", "blend=poisson",
+                     "--json", str(tmp_path / "r.json"), *common]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["protocol"]["postprocess"] == {"blend": "poisson"}
+    expected = evaluation.evaluate(
+        {"blend": evaluation.postprocessed(ClassicalInpainter("telea"), "poisson")},
+        photo_folder, masks, size=32)["blend"].table()
+    scored = [row for row in report["methods"]["blend"] if row["count"]]
+    assert scored == [pytest.approx(row) for row in expected if row["count"]]
+    assert report["methods"]["telea"] != report["methods"]["blend"]
+    for arguments, message in [
+        (["--postprocess", "gated_conv=poisson"], "LABEL one of telea, received 'gated_conv="),
+        (["--postprocess", "telea"], "LABEL one of telea, received 'telea'"),
+        (["--postprocess", "telea=blur"], "Unknown postprocessor 'blur'"),
+        (["--postprocess", "telea=poisson", "--postprocess", "telea=poisson"],
+         "--postprocess names 'telea' twice"),
+    ]:
+        capsys.readouterr()
+        assert cli.main(["evaluate", "telea", *common, *arguments]) == 2
+        assert message in capsys.readouterr().err

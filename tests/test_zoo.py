@@ -235,6 +235,10 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     with pytest.raises(ValueError, match="no column 'gated_conv'"):
         zoo.publish(run, zoo_root / "gated_conv",
                     evaluation={"methods": {"telea": evaluation_report(26.0)["methods"]["telea"]}})
+    blended = evaluation_report(24.5)
+    blended["protocol"]["postprocess"] = {"gated_conv": "poisson"}
+    with pytest.raises(ValueError, match=r"column 'gated_conv' was post-processed \(poisson\)"):
+        zoo.publish(run, zoo_root / "gated_conv", evaluation=blended)
     zoo.publish(run, zoo_root / "gated_conv", evaluation=evaluation_report(24.5),
                 notes="Trained with a smaller width.")
     metadata = zoo.read_metadata(zoo_root / "gated_conv")
