@@ -125,8 +125,24 @@ class ZooEntry:
         if self.classical:
             from keras_inpaint.postprocess import ClassicalInpainter
 
+            check_overrides(overrides, ClassicalInpainter(self.name).get_config(), self.name,
+                            fixed=("method",))
             return ClassicalInpainter(method=self.name, **overrides)
-        return self.model_class()(**overrides)
+        model_class = self.model_class()
+        check_overrides(overrides, inspect.signature(model_class).parameters, self.name)
+        return model_class(**overrides)
+
+
+def check_overrides(overrides, valid, what, fixed=()):
+    """Raise a ValueError naming the keys of `overrides` that are not in `valid` (or are in
+    `fixed`): constructor arguments `what` does not take."""
+    unknown = [key for key in overrides if key not in valid or key in fixed]
+    if unknown:
+        choices = sorted(key for key in valid if key not in fixed and key != "kwargs")
+        raise ValueError(
+            f"{what} has no constructor argument {', '.join(map(repr, unknown))}; "
+            f"its arguments: {', '.join(choices)}"
+        )
 
 
 ENTRIES = {
@@ -421,8 +437,15 @@ def _load_keras(source, weights, overrides):
     model = _build_from_preset(folder, overrides)
     if weights == "zoo":
         weights_of = read_metadata(folder).get("weights_of", "model")
-        (model.generator if weights_of == "generator" else model).load_weights(
-            verified_weights(folder))
+        weights_file = verified_weights(folder)
+        try:
+            (model.generator if weights_of == "generator" else model).load_weights(weights_file)
+        except ValueError as error:
+            remedy = (f"an argument that changes the architecture (such as width) needs "
+                      f"weights=None, which gives random weights" if overrides else
+                      f"the preset's {CONFIG_FILE} and weights disagree")
+            raise ValueError(f"the trained weights of {source.label!r} do not fit the model "
+                             f"built with {overrides}: {remedy}") from error
     return model
 
 
@@ -444,6 +467,7 @@ def _build_from_preset(folder, overrides):
             "`keras-inpaint publish`)"
         )
     config = json.loads(config_path.read_text(encoding="utf-8"))
+    check_overrides(overrides, config["config"], f"the preset {os.fspath(folder)!r}")
     config["config"] = {**config["config"], **overrides}
     _import_defining_module(config)
     return keras.saving.deserialize_keras_object(config, safe_mode=True)

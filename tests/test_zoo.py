@@ -113,6 +113,23 @@ def test_classical_entries():
         zoo.load("telea", format="saved_model")
 
 
+def test_load_names_unknown_and_architecture_arguments(preset, zoo_root):
+    with pytest.raises(ValueError, match=r"has no constructor argument 'widht'; its "
+                                         r"arguments: .*width"):
+        zoo.load(preset, widht=4)
+    with pytest.raises(ValueError, match=r"do not fit the model built with \{'width': 5\}: "
+                                         r".*needs weights=None"):
+        zoo.load(preset, width=5)
+    assert zoo.load(preset, weights=None, width=5).width == 5
+    with pytest.raises(ValueError, match="telea has no constructor argument 'radiuz'; its "
+                                         "arguments: radius$"):
+        zoo.load("telea", radiuz=5)
+    with pytest.raises(ValueError, match="no constructor argument 'method'"):
+        zoo.load("telea", method="navier_stokes")
+    with pytest.raises(ValueError, match="gated_conv has no constructor argument 'depth'"):
+        zoo.load("gated_conv", weights=None, depth=3)  # no preset here: the class's arguments
+
+
 def test_untrained_entry_needs_weights_none(zoo_root):
     with pytest.raises(ValueError, match=r"no trained weights yet; zoo.load\('gated_conv', "
                                          r"weights=None\)"):
@@ -456,6 +473,8 @@ def test_wheel_ships_the_zoo_and_the_example_data(run_dir, tmp_path):
 
     get_model_class("context_encoder")(image_size=32, width=8).save(tmp_path / "ce.keras")
     script = (
+        # the submodules are attributes of the package as soon as it is imported
+        "import keras_inpaint; assert keras_inpaint.zoo.load('telea').name == 'telea'; "
         "from pathlib import Path; from keras_inpaint import zoo; "
         "from keras_inpaint.cli import main; "
         f"assert zoo.ZOO_ROOT == Path({str(site)!r}) / 'keras_inpaint' / 'zoo_presets', "
