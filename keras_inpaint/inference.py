@@ -25,7 +25,7 @@ batch array, a list a list. Known pixels are bit-identical to the input (to its 
 for float input, to its 8-bit RGB values for PIL images and files; 16-bit images come back at 8
 bits); hole pixels are the model's output, rounded to the nearest 8-bit level for 8-bit
 outputs. An image whose mask is all zero is returned unchanged; an all-hole image gets a
-finite fill.
+finite fill and a warning (it has no known pixels to be inpainted from).
 
 **Models.** A zoo name or alias, a preset folder or ``.keras`` file (`keras_inpaint.zoo.load`),
 or an object already loaded: a `keras.Model` or any callable taking
@@ -71,6 +71,7 @@ import dataclasses
 import math
 import os
 import sys
+import warnings
 import weakref
 
 import cv2
@@ -170,6 +171,7 @@ def inpaint(
         raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
     _check_threshold(mask_threshold)
     pictures, pack = _pictures(image, mask, mask_threshold)
+    _warn_all_hole(pictures)
     model = resolve_model(model)
     fills = _fill(model, pictures, batch_size)
     results = []
@@ -180,6 +182,18 @@ def inpaint(
     return pack(results)
 
 
+def _warn_all_hole(pictures):
+    """An all-hole image has nothing to be inpainted from: its fill is made up, so say so."""
+    indices = [str(index) for index, picture in enumerate(pictures) if picture.hole.all()]
+    if indices:
+        warnings.warn(
+            f"the mask of image {', '.join(indices)} (0-based) marks every pixel as a hole: "
+            "there are no known pixels to fill from, so the result is not an inpainting of the "
+            "photo (a classical fill gives mid-grey)",
+            stacklevel=3,
+        )
+
+
 def resolve_model(model):
     """A callable model from a zoo name / path (loaded), a loaded model, or None (default)."""
     if model is None or isinstance(model, (str, os.PathLike)):
@@ -187,9 +201,14 @@ def resolve_model(model):
 
         return zoo.load(zoo.default_model() if model is None else model)
     if not callable(model):
+        hint = ""
+        if hasattr(model, "signatures"):  # tf.saved_model.load's object
+            hint = (" (a loaded SavedModel is called through its signatures, "
+                    "model.signatures['serving_default']; inpaint() takes the Keras model, "
+                    "zoo.load(name))")
         raise ValueError(
             "model must be a zoo name, a preset folder, a .keras file or a callable model, "
-            f"received {type(model).__name__}"
+            f"received {type(model).__name__}{hint}"
         )
     return model
 

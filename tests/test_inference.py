@@ -4,6 +4,7 @@ pixels kept bit for bit, batching, errors, the high-resolution crop strategy."""
 import math
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import cv2
@@ -179,7 +180,9 @@ def test_all_hole_mask_gives_a_finite_image(model):
         keras.utils.set_random_seed(0)
         model = ToyInpainter(image_size=16, width=3)
     image = photo().astype(np.float32) / 255
-    result = inpaint(image, np.ones((24, 32), bool), model=model)
+    masks = [np.zeros((24, 32), bool), np.ones((24, 32), bool)]
+    with pytest.warns(UserWarning, match=r"the mask of image 1 \(0-based\) marks every pixel"):
+        result = inpaint([image, image], masks, model=model)[1]
     assert np.isfinite(result).all() and result.min() >= 0 and result.max() <= 1
 
 
@@ -258,6 +261,8 @@ def test_errors(tmp_path):
         ((np.stack([image] * 2), hole), {}, "a batch of 2 images needs 2 masks"),
         ((image, hole), {"model": "no_such_model"}, "valid names: .*gated_conv"),
         ((image, hole), {"model": 3}, "model must be a zoo name"),
+        ((image, hole), {"model": types.SimpleNamespace(signatures={})},
+         r"received SimpleNamespace \(a loaded SavedModel is called through its signatures"),
         ((image, hole), {"model": "gated_conv"}, "no trained weights yet"),
         ((image, hole), {"postprocess": "sharpen"}, "postprocessor"),
         ((image, hole), {"batch_size": 0}, "batch_size"),
