@@ -50,7 +50,7 @@ class ContextualAttention(keras.layers.Layer):
     dtype. The layer has no weights; gradients flow to foreground and background.
 
     `paste_normalization`: the authors divide by a fixed 4 = (2r / r)^2, the number of pastes
-    that overlap an interior pixel. DESIGN.md records this as a mistake of the reference: at
+    that overlap an interior pixel. That is a mistake of the reference code: at
     the top/left (r = 1) or all (r > 1) borders fewer patches overlap, so border pixels come out
     darker. "reference" (default) keeps the fixed 4, which trained checkpoints of the authors
     expect; "overlap" divides each pixel by the true number of pastes covering it, so that

@@ -61,7 +61,7 @@ class PartialConvInpainter(InpaintingModel):
 
     Where this differs from the paper, and why:
     - `vgg_weights=None` (default) uses a VGG16 with fixed random weights: no ImageNet
-      weights can be downloaded on the machines this package is built on (DESIGN.md). Pass
+      weights can be downloaded on the machines this package is built on. Pass
       ``"imagenet"`` or a weights file for the paper's loss network; a model trained with
       random VGG weights must say so in its model card. With ``perceptual_weight=0`` and
       ``style_weight=0`` no VGG16 is built (the loss is eq. 7's L1 and TV terms only).
