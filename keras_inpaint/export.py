@@ -55,11 +55,13 @@ from keras_inpaint.inference import (
     training_size,
 )
 
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
-down no further than `MIN_SCALED_FRACTION` of the model's side (thin crops of long photos)."""
+down no further than `MIN_SCALED_FRACTION` of the model's side (thin crops of long photos).
+4: `contextual_attention` mirrors inputs under 64 pixels up to 64 instead of refusing them
+(the model's code is traced into the export)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"

@@ -96,8 +96,8 @@ REGION_MERGE_RADIUS = 8
 
 MIN_SCALED_FRACTION = 0.5
 """A crop is scaled down no further than this fraction of the model's side, on its shorter
-side (unless the crop itself is shorter): thin crops keep enough pixels across to be filled,
-and reach `contextual_attention`'s 128x128 model at its minimum of 64 pixels or more."""
+side (unless the crop itself is shorter): thin crops keep enough pixels across to be filled
+(a 300x1248 crop reaches a 128x128 model as 64x266, not 31x128)."""
 
 GRAPH_MODE_MIN_CALLS = 6
 """The call with one batch shape from which a Keras model runs through a `tf.function` rather

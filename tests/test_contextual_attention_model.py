@@ -7,18 +7,38 @@ import tensorflow as tf
 
 from keras_inpaint.layers import ContextualAttention
 from keras_inpaint.losses.adversarial import masked_gradient_penalty
-from keras_inpaint.models.base import dtype_policy_scope
+from keras_inpaint.models.base import dtype_policy_scope, to_signed
 from keras_inpaint.models.contextual_attention import ContextualAttentionInpainter
+from keras_inpaint.models.local_crop import mirror_to_min_size, run_padded_stages
 from keras_inpaint.models.resize import NearestResize
 import model_checks
 
 TINY = {"image_size": 64, "width": 4, "critic_steps": 1}
 
 
+SMALL_SIZES = [(37, 53), (8, 8), (60, 168), (16, 200)]
+"""Under the 64 pixels mirror padding needs: a photo, a tiny image, `inference`'s crop of a
+451x60 photo, a strip."""
+
+DYNAMIC = {
+    "image": tf.TensorSpec([None, None, None, 3]), "mask": tf.TensorSpec([None, None, None, 1])
+}
+"""A SavedModel's signature: height and width unknown until run time."""
+
+
 def make_batch(height=64, width=64, seed=0):
     """Two samples with different holes: one inside the image, one in the bottom-right corner."""
     holes = [(slice(8, 28), slice(12, 36)), (slice(height - 20, None), slice(width - 24, None))]
     return model_checks.batch_with_holes(height, width, holes, seed=seed)
+
+
+def make_small_batch(height, width):
+    """`make_batch`'s two holes scaled to any size: one inside, one in the bottom-right corner."""
+    holes = [
+        (slice(height // 4, height // 2 + 1), slice(width // 4, width // 2 + 1)),
+        (slice(height - height // 3, None), slice(width - width // 3, None)),
+    ]
+    return model_checks.batch_with_holes(height, width, holes)
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +60,94 @@ def test_zero_padding_variant_accepts_small_odd_sizes():
     model_checks.assert_composited(batch, small(batch))
 
 
-def test_mirror_padding_rejects_images_smaller_than_64(model):
-    with pytest.raises(ValueError, match=r"at least 64x64 .*, received shape \(2, 48, 64, 3\)"):
-        model(make_batch(48, 64))
-    # sizes known only at run time (a SavedModel's signature): the same message, raised then
-    dynamic = tf.function(model, input_signature=[{
-        "image": tf.TensorSpec([None, None, None, 3]), "mask": tf.TensorSpec([None, None, None, 1])
-    }])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 64x64"):
-        dynamic(make_batch(48, 64))
+@pytest.mark.parametrize("size", SMALL_SIZES)
+def test_mirror_padding_fills_images_smaller_than_64(model, size):
+    batch = make_small_batch(*size)
+    output = np.asarray(model(batch))
+    model_checks.assert_composited(batch, output)
+    coarse, refined, flow = model.generate_stages(batch["image"], batch["mask"], return_flow=True)
+    assert coarse.shape == refined.shape == (2, *size, 3)
+    assert flow.shape == (2, -(-size[0] // 8), -(-size[1] // 8), 3)
+    # sizes known only at run time (a SavedModel's signature): the same fill
+    dynamic = np.asarray(tf.function(model, input_signature=[DYNAMIC])(batch))
+    model_checks.assert_composited(batch, dynamic)
+    np.testing.assert_allclose(dynamic, output, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (70, 66), (64, 200)])
+def test_images_of_64_and_more_are_not_mirrored(model, size):
+    """The mirror extension leaves images the network takes as they are: the stages are bit
+    for bit those of the generator run on the reflect-padded inputs alone."""
+    batch = make_batch(*size)
+    image, mask = batch["image"], batch["mask"]
+
+    def stages(image, mask):
+        return model.generate_stages(image, mask, return_flow=True)
+
+    def unextended(image, mask):
+        raw = run_padded_stages(model.generator, to_signed(image) * (1.0 - mask), mask, 8)
+        return (raw[0] + 1.0) / 2.0, (raw[1] + 1.0) / 2.0, raw[2]
+
+    signature = [DYNAMIC["image"], DYNAMIC["mask"]]
+    for run, expected in (
+        (stages, unextended),
+        (tf.function(stages, input_signature=signature),
+         tf.function(unextended, input_signature=signature)),
+    ):
+        for ours, theirs in zip(run(image, mask), expected(image, mask)):
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_run_padded_stages_mirrors_image_and_mask_alike_and_crops_back():
+    seen = []
+
+    def generator(inputs, training):
+        seen.append([np.asarray(x) for x in inputs])
+        incomplete, mask = inputs
+        return incomplete, incomplete + mask, incomplete[:, ::8, ::8]
+
+    incomplete = np.random.default_rng(0).random((1, 5, 11, 3)).astype("float32")
+    mask = np.zeros((1, 5, 11, 1), "float32")
+    mask[0, 3:, 2:4] = 1.0
+    coarse, refined, flow = run_padded_stages(generator, incomplete, mask, 8, min_size=64)
+    extended_image, extended_mask = seen[0]
+    assert extended_image.shape == (1, 64, 64, 3) and extended_mask.shape == (1, 64, 64, 1)
+    period = np.arange(64) % 10, np.arange(64) % 22  # sides 5 and 11, mirrored
+    rows, columns = np.minimum(period[0], 9 - period[0]), np.minimum(period[1], 21 - period[1])
+    np.testing.assert_array_equal(extended_image, incomplete[:, rows][:, :, columns])
+    np.testing.assert_array_equal(extended_mask, mask[:, rows][:, :, columns])
+    np.testing.assert_array_equal(np.asarray(coarse), incomplete)
+    np.testing.assert_array_equal(np.asarray(refined), incomplete + mask)
+    np.testing.assert_array_equal(np.asarray(flow), extended_image[:, :1, :16:8])
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 70), (7, 20), (16, 16)])
+def test_mirror_to_min_size_is_repeated_symmetric_padding(size):
+    images = np.random.default_rng(0).random((2, *size, 3)).astype("float32")
+    expected = images
+    while expected.shape[1] < 16 or expected.shape[2] < 16:  # each step at most the side
+        pads = [min(side, max(16 - side, 0)) for side in expected.shape[1:3]]
+        expected = np.pad(expected, [(0, 0), (0, pads[0]), (0, pads[1]), (0, 0)], "symmetric")
+    dynamic = tf.function(lambda x: mirror_to_min_size(x, 16),
+                          input_signature=[tf.TensorSpec([None, None, None, 3])])
+    for extended in (mirror_to_min_size(images, 16), dynamic(images)):
+        np.testing.assert_array_equal(np.asarray(extended), expected)
+
+
+def test_smallest_images_that_still_fail_are_named(model):
+    """Mirror padding takes any image of at least one pixel; "same" padding, as the other
+    DeepFill generator, the sides of at least 5 that reflection to a multiple of 8 needs."""
+    empty = {"image": np.zeros((1, 0, 8, 3), "float32"), "mask": np.zeros((1, 0, 8, 1), "float32")}
+    with pytest.raises(ValueError, match=r"at least 1x1 .*, received shape \(1, 0, 8, 3\)"):
+        model(empty)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 1x1 pixels"):
+        tf.function(model, input_signature=[DYNAMIC])(empty)
+    model_checks.assert_composited(make_small_batch(1, 1), model(make_small_batch(1, 1)))
+    zeros = ContextualAttentionInpainter(image_size=32, width=4, padding="same")
+    with pytest.raises(ValueError, match=r"at least 5x5 .*, received shape \(2, 4, 9, 3\)"):
+        zeros(make_small_batch(4, 9))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 5x5 pixels"):
+        tf.function(zeros, input_signature=[DYNAMIC])(make_small_batch(4, 9))
 
 
 def test_hole_content_is_ignored(model):

@@ -20,7 +20,6 @@ from keras_inpaint.models.base import (
     to_unit,
 )
 from keras_inpaint.models.local_crop import (
-    check_min_size,
     crop_at,
     flow_at_image_size,
     hole_centred_offsets,
@@ -40,6 +39,10 @@ DILATION_RATES = (2, 4, 8, 16)
 
 PADDINGS = ("symmetric", "same")
 """Convolution padding: the paper's mirror padding (the authors' ``SYMMETRIC`` mode) or zeros."""
+
+MIRROR_PADDING_MIN_SIZE = DOWNSAMPLING * DILATION_RATES[-1]
+"""Smallest height and width the generator takes with mirror padding (64): the rate-16
+convolutions mirror 16 pixels of the 1/4-resolution features, which must have that many."""
 
 CRITIC_WIDTH_RATIO = 2
 """The critics' first layer has 2 x `width` filters (64 for the authors' cnum = 32)."""
@@ -132,9 +135,11 @@ class ContextualAttentionInpainter(InpaintingModel):
     and refined outputs to within 3e-6 and their critic scores.
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1], 1 = hole}``; any
-    H and W (the generator pads by reflection to a multiple of 8 and crops back; with
-    ``padding="symmetric"`` at least 64, since the rate-16 convolutions mirror 16 pixels of the
-    1/4-resolution features); training batches are `image_size`, the local window
+    H and W (the generator pads by reflection to a multiple of 8 and crops back, so
+    ``padding="same"`` needs sides of at least 5; ``padding="symmetric"`` takes any size: as
+    its rate-16 convolutions mirror 16 pixels of the 1/4-resolution features, sides under
+    `MIRROR_PADDING_MIN_SIZE` (64) are first extended to it by mirroring the image and its
+    mask, and cropped back); training batches are `image_size`, the local window
     `local_size`. Output: the composited image [B, H, W, 3] in [0, 1].
 
     Args:
@@ -389,22 +394,15 @@ class ContextualAttentionInpainter(InpaintingModel):
         }
 
     def _run_generator(self, signed_image, mask, training):
-        """Generator outputs in [-1, 1] (flow in [0, 1]), float32, for any height and width."""
-        incomplete = self._check_mirror_padding_size(signed_image) * (1.0 - mask)
+        """Generator outputs in [-1, 1] (flow in [0, 1]), float32, for any height and width
+        (with mirror padding, smaller images are mirrored up to `MIRROR_PADDING_MIN_SIZE`)."""
         return run_padded_stages(
-            self.generator, incomplete, mask, self.size_multiple, training=training
-        )
-
-    def _check_mirror_padding_size(self, images):
-        """`images`, checked to be large enough for padding="symmetric" (`check_min_size`)."""
-        if self.padding == "same":
-            return images
-        smallest = DOWNSAMPLING * DILATION_RATES[-1]
-        return check_min_size(
-            images, smallest, f"padding='symmetric' needs images of at least "
-            f"{smallest}x{smallest} (the rate-{DILATION_RATES[-1]} convolutions mirror "
-            f"{DILATION_RATES[-1]} pixels of the 1/{DOWNSAMPLING}-resolution features; use "
-            "padding='same' for smaller images)"
+            self.generator,
+            signed_image * (1.0 - mask),
+            mask,
+            self.size_multiple,
+            training=training,
+            min_size=None if self.padding == "same" else MIRROR_PADDING_MIN_SIZE,
         )
 
     # ---- training -----------------------------------------------------------------------

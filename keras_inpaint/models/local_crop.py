@@ -7,6 +7,7 @@
 - `check_min_size`: a clear error for images smaller than a network can take;
 - `pad_to_multiple`: pad height and width up to a multiple of a network's total stride (the
   models crop their outputs back);
+- `mirror_to_min_size`: extend small images by mirroring up to the size a network needs;
 - `run_padded_stages` / `flow_at_image_size`: run DeepFill's two-stage generators (v1 and v2)
   on images of any size, and show their attention flow at the image size.
 
@@ -132,6 +133,44 @@ def pad_to_multiple(images, multiple, mode="reflect"):
     return tf.pad(images, paddings, mode.upper())
 
 
+def mirror_to_min_size(images, smallest):
+    """Extend height and width at the bottom and right, by mirroring, up to `smallest` pixels.
+
+    Padded again and again with its own mirror image ("symmetric" padding, which can add at
+    most the current side at a time), a side of s pixels becomes periodic with period 2s: with
+    ``j = i mod 2s``, row ``i`` of the result is row ``j`` of the image, or row ``2s - 1 - j``
+    in the mirrored half (``j >= s``). One gather per axis builds that for any s >= 1, tiny or
+    unknown until run time, in place of ``ceil(log2(smallest / s))`` paddings. Sides of at
+    least `smallest` keep their pixels bit for bit (statically known ones are not gathered).
+
+    Args:
+        images: [B, H, W, C]; H and W may be unknown until run time.
+        smallest: positive int.
+
+    Returns:
+        [B, max(H, smallest), max(W, smallest), C].
+
+    Raises:
+        ValueError: an empty image (at run time, for sizes unknown until then,
+            `tf.errors.InvalidArgumentError` with the same message).
+
+    Example:
+    >>> extended = mirror_to_min_size(np.arange(3.0).reshape(1, 3, 1, 1), 8)
+    >>> extended.shape
+    TensorShape([1, 8, 8, 1])
+    >>> extended[0, :, 0, 0].numpy().tolist()
+    [0.0, 1.0, 2.0, 2.0, 1.0, 0.0, 0.0, 1.0]
+    """
+    images = check_min_size(images, 1, "images must be at least 1x1 pixels to be mirrored")
+    for axis in (1, 2):
+        if images.shape[axis] is not None and images.shape[axis] >= smallest:
+            continue
+        side = tf.shape(images)[axis]
+        index = tf.range(tf.maximum(side, smallest)) % (2 * side)
+        images = tf.gather(images, tf.minimum(index, 2 * side - 1 - index), axis=axis)
+    return images
+
+
 def check_min_size(images, smallest, message):
     """`images` [B, H, W, C], checked to be at least `smallest` pixels high and wide.
 
@@ -149,13 +188,15 @@ def check_min_size(images, smallest, message):
         return tf.identity(images)
 
 
-def run_padded_stages(generator, incomplete, mask, multiple, training=False):
+def run_padded_stages(generator, incomplete, mask, multiple, training=False, min_size=None):
     """Run a DeepFill generator ``[incomplete, mask] -> [coarse, refined, flow]`` at any size.
 
-    The inputs are reflect-padded at the bottom and right to a multiple of `multiple`
-    (`pad_to_multiple`); the outputs are cropped back: ``coarse[:, :H, :W]``,
-    ``refined[:, :H, :W]`` and the attention flow, computed at ``1 / multiple`` of the padded
-    size, to ``[:, :ceil(H / multiple), :ceil(W / multiple)]``.
+    The inputs are mirrored at the bottom and right up to `min_size` where smaller
+    (`mirror_to_min_size`; image and mask alike, so a mirrored hole stays a hole and the rest
+    is known context), then reflect-padded to a multiple of `multiple` (`pad_to_multiple`);
+    the outputs are cropped back: ``coarse[:, :H, :W]``, ``refined[:, :H, :W]`` and the
+    attention flow, computed at ``1 / multiple`` of the padded size, to
+    ``[:, :ceil(H / multiple), :ceil(W / multiple)]``.
 
     Args:
         generator: a functional model with inputs ``[incomplete, mask]`` and outputs
@@ -164,6 +205,7 @@ def run_padded_stages(generator, incomplete, mask, multiple, training=False):
         mask: [B, H, W, 1], 1 = hole.
         multiple: the generator's `size_multiple`.
         training: forwarded to the generator.
+        min_size: smallest height and width the generator takes, or None (any).
 
     Returns:
         ``(coarse, refined, flow)``, float32: [B, H, W, 3] twice and
@@ -171,6 +213,8 @@ def run_padded_stages(generator, incomplete, mask, multiple, training=False):
     """
     shape = tf.shape(incomplete)
     height, width = shape[1], shape[2]
+    if min_size is not None:
+        incomplete, mask = (mirror_to_min_size(x, min_size) for x in (incomplete, mask))
     coarse, refined, flow = generator(
         [pad_to_multiple(incomplete, multiple), pad_to_multiple(mask, multiple)],
         training=training,
