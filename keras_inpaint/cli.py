@@ -4,8 +4,9 @@
 
 This module is the entry point (`build_parser`, `main`); each sub-command's parser and handler
 live in `keras_inpaint.cli_commands` and are thin layers over a Python function (named in its
-help); errors in the user's input are printed as one line and exit with status 2. Building the
-parser imports neither TensorFlow nor Keras.
+help); errors in the user's input (ValueError, and OSError such as a missing file or a folder
+where a file is expected) are printed as one line and exit with status 2; any other exception
+is a bug and keeps its traceback. Building the parser imports neither TensorFlow nor Keras.
 """
 
 import argparse
@@ -37,7 +38,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         print(f"keras-inpaint {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -15,10 +15,13 @@
 (`SUBCOMMANDS`); each handler is a thin layer over a Python function named in its help
 (`keras_inpaint.training`, `keras_inpaint.evaluation`, `keras_inpaint.inference`,
 `keras_inpaint.zoo`, `keras_inpaint.export`, `keras_inpaint.convert`). Errors in the user's
-input are ValueError / FileNotFoundError, which the CLI prints as one line with exit status 2.
-Heavy modules are imported by the handlers, so building the parser stays fast (no TensorFlow).
+input are ValueError / OSError, which the CLI prints as one line with exit status 2; counts
+that must be positive are checked by argparse (`positive_int`), output paths before the long
+work (`_prepare_output_files`). Heavy modules are imported by the handlers, so building the
+parser stays fast (no TensorFlow).
 """
 
+import argparse
 import json
 import os
 import sys
@@ -28,6 +31,28 @@ from keras_inpaint.scores import score_text
 
 OUTPUT_SUFFIX = ".png"
 """Folder mode writes lossless PNG files named after the input's stem."""
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1 (counts, sizes, intervals)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {text!r}")
+    return value
+
+
+def fraction(text):
+    """An argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), received {text!r}")
+    return value
 
 
 # ---- train -----------------------------------------------------------------------------------
@@ -42,9 +67,9 @@ def add_train_parser(subparsers):
     parser.add_argument("model", help="model name (see `keras-inpaint list`) or module:Class")
     parser.add_argument("--data", required=True, help="image folder or tfds:NAME")
     parser.add_argument("--output", required=True, help="run directory")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=1000, help="total steps of the run")
+    parser.add_argument("--image-size", type=positive_int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--steps", type=positive_int, default=1000, help="total steps of the run")
     parser.add_argument("--masks", default=None, help="mask generator spec (model default)")
     parser.add_argument("--mixed-precision", choices=["float16", "bfloat16"], default=None)
     parser.add_argument(
@@ -59,9 +84,9 @@ def add_train_parser(subparsers):
     )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint-every", type=int, default=500)
-    parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--image-every", type=int, default=500)
+    parser.add_argument("--checkpoint-every", type=positive_int, default=500)
+    parser.add_argument("--log-every", type=positive_int, default=50)
+    parser.add_argument("--image-every", type=positive_int, default=500)
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -115,16 +140,18 @@ def add_evaluate_parser(subparsers):
     )
     parser.add_argument("--images", required=True, help="folder of photos")
     parser.add_argument("--masks", required=True, help="folder of masks (white = hole)")
-    parser.add_argument("--size", type=int, default=256, help="evaluation resolution")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N masks")
-    parser.add_argument("--stride", type=int, default=1,
+    parser.add_argument("--size", type=positive_int, default=256, help="evaluation resolution")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="use only the first N masks")
+    parser.add_argument("--stride", type=positive_int, default=1,
                         help="use every N-th mask (a subset spread over the bins)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--out", default=None, help="write the Markdown report here")
     parser.add_argument("--json", default=None,
                         help="write the scores as JSON here (`keras-inpaint publish --evaluation`)")
     parser.add_argument("--contact-sheet", default=None, help="write a PNG contact sheet here")
-    parser.add_argument("--contact-rows", type=int, default=4, help="rows of the contact sheet")
+    parser.add_argument("--contact-rows", type=positive_int, default=4,
+                        help="rows of the contact sheet")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -181,6 +208,17 @@ def _split_method_label(assignment, separator, usage, labels):
     return label, rest
 
 
+def _load_method(zoo, label, source, overrides):
+    """`zoo.load` of one column; a constructor argument it rejects names the --set given."""
+    try:
+        return zoo.load(source, **overrides)
+    except TypeError as error:
+        if not overrides:
+            raise
+        given = " ".join(f"--set {label}.{key}={value!r}" for key, value in overrides.items())
+        raise ValueError(f"cannot load {source!r} with {given}: {error}") from error
+
+
 def run_evaluate(args):
     from keras_inpaint import evaluation, zoo
 
@@ -194,7 +232,9 @@ def run_evaluate(args):
         sources[label] = source
     overrides = method_overrides(args.overrides, list(sources))
     postprocessors = method_postprocessors(args.postprocessors, list(sources))
-    methods = {label: zoo.load(source, **overrides.get(label, {}))
+    _prepare_output_files({"--out": args.out, "--json": args.json,
+                           "--contact-sheet": args.contact_sheet}, images=("--contact-sheet",))
+    methods = {label: _load_method(zoo, label, source, overrides.get(label, {}))
                for label, source in sources.items()}
     for label, name in postprocessors.items():
         methods[label] = evaluation.postprocessed(methods[label], name)
@@ -252,7 +292,7 @@ def add_inpaint_parser(subparsers):
     )
     parser.add_argument(
         "--mask-threshold",
-        type=float,
+        type=fraction,
         default=None,
         help="mask values above this (in [0, 1]) are holes; default 0: any nonzero pixel (use "
         "0.5 for JPEG masks)",
@@ -262,30 +302,45 @@ def add_inpaint_parser(subparsers):
 
 def run_inpaint(args):
     from keras_inpaint import inference
+    from keras_inpaint.postprocess import get_postprocessor
 
     if args.mask_threshold is None:
         args.mask_threshold = inference.DEFAULT_MASK_THRESHOLD
-    model = inference.resolve_model(args.model)
+    get_postprocessor(args.postprocess)  # raises for an unknown name, before any image
+    outputs = {"-o": args.output, "--compare": args.compare}
     if os.path.isdir(args.image):
-        _inpaint_folder(args, model)
+        _check_distinct(outputs)
+        _inpaint_folder(args, inference.resolve_model(args.model))
     else:
-        _inpaint_file(args, model, args.image, args.mask, args.output, args.compare)
+        _prepare_output_files(outputs, images=tuple(outputs))
+        model = inference.resolve_model(args.model)
+        _save_pictures(_inpainted(args, model, args.image, args.mask), args.output, args.compare)
         print(f"wrote {args.output}" + (f" and {args.compare}" if args.compare else ""))
 
 
-def _inpaint_file(args, model, image, mask, output, compare):
+def _inpainted(args, model, image, mask):
+    """(result, side-by-side picture or None) of one image; errors concern only this image."""
     from keras_inpaint import inference
 
     result = inference.inpaint(
         image, mask, model=model, postprocess=args.postprocess,
         mask_threshold=args.mask_threshold,
     )
+    if not args.compare:
+        return result, None
+    return result, inference.side_by_side(image, mask, result, args.mask_threshold)
+
+
+def _save_pictures(pictures, output, compare):
+    result, panels = pictures
     _save(result, output)
     if compare:
-        _save(inference.side_by_side(image, mask, result, args.mask_threshold), compare)
+        _save(panels, compare)
 
 
 def _inpaint_folder(args, model):
+    """Inpaint every image that has a mask; an image that cannot be read or does not fit its
+    mask is skipped with a warning, and the run then ends with an error listing them."""
     from tqdm import tqdm
 
     images = _image_files(args.image, "image")
@@ -301,20 +356,32 @@ def _inpaint_folder(args, model):
             f"{', '.join(duplicates)} (outputs are named <name>{OUTPUT_SUFFIX})"
         )
     output, compare = Path(args.output), Path(args.compare) if args.compare else None
-    missing, written = [], 0
+    missing, failed, written = [], [], 0
     for path in tqdm(images, desc="inpaint", unit="image", file=sys.stderr):
         mask = None if masks is None else masks.get(path.stem)
         if masks is not None and mask is None:
             missing.append(path.name)
             continue
+        try:
+            pictures = _inpainted(args, model, path, mask)
+        except (ValueError, FileNotFoundError) as error:
+            failed.append(path.name)
+            tqdm.write(f"keras-inpaint inpaint: warning: skipped {path.name}: {error}",
+                       file=sys.stderr)
+            continue
         name = path.stem + OUTPUT_SUFFIX
-        _inpaint_file(args, model, path, mask, output / name, compare and compare / name)
+        _save_pictures(pictures, output / name, compare and compare / name)
         written += 1
     if missing:
         print(
             f"keras-inpaint inpaint: no mask in {args.mask!r} for {len(missing)} image(s), "
             f"skipped: {', '.join(missing)}",
             file=sys.stderr,
+        )
+    if failed:
+        raise ValueError(
+            f"{len(failed)} image(s) failed and were skipped (reasons above): "
+            f"{', '.join(failed)}; wrote {written} image(s) to {output}"
         )
     if not written:
         raise ValueError(
@@ -336,6 +403,46 @@ def _image_files(folder, role):
     if not files:
         raise ValueError(f"{role} folder {os.fspath(folder)!r} holds no image files")
     return files
+
+
+def _prepare_output_files(outputs, images=()):
+    """Before any long work: check that each of `outputs` (``{option: path or None}``) names a
+    file of its own (an image file PIL can write for the options in `images`), and create its
+    folder."""
+    _check_distinct(outputs)
+    given = {option: path for option, path in outputs.items() if path is not None}
+    for option, path in given.items():
+        _check_file_name(path, option, image=option in images)
+    for option, path in given.items():
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create the folder of {option} {path!r}: {error}") from error
+
+
+def _check_distinct(outputs):
+    """Refuse two options of `outputs` (``{option: path or None}``) naming the same path."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {option} name the same path {path!r}; the second "
+                             "would overwrite the first")
+        seen[key] = option
+
+
+def _check_file_name(path, option, image=False):
+    """Refuse a folder or a name ending in a separator (and, for an `image`, a name PIL
+    cannot write) where `option` needs a file name."""
+    from PIL import Image
+
+    text = os.fspath(path)
+    writable = Image.registered_extensions().get(Path(text).suffix.lower()) in Image.SAVE
+    if os.path.isdir(text) or text.endswith(("/", os.sep)) or (image and not writable):
+        kind = "an image file name (.png, .jpg, ...)" if image else "a file name"
+        raise ValueError(f"{option} must be {kind}, received {text!r}")
 
 
 def _save(pixels, path):
@@ -408,7 +515,8 @@ def add_export_parser(subparsers):
     )
     parser.add_argument("name", help="zoo name, preset folder or .keras file")
     parser.add_argument("directory", help="model base folder (TF Serving's model_base_path)")
-    parser.add_argument("--version", type=int, default=1, help="version folder (default 1)")
+    parser.add_argument("--version", type=positive_int, default=1,
+                        help="version folder (default 1)")
     parser.add_argument(
         "--weights",
         choices=("zoo", "none"),
@@ -466,13 +574,37 @@ def add_publish_parser(subparsers):
 def run_publish(args):
     from keras_inpaint import zoo
 
-    notes = Path(args.notes).read_text(encoding="utf-8") if args.notes else None
+    notes = _read_text(args.notes, "--notes") if args.notes else None
+    evaluation = _read_report(args.evaluation) if args.evaluation else None
     path = zoo.publish(
         args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
         float16=args.float16, generator_only=args.generator_only, overwrite=args.overwrite,
-        evaluation=args.evaluation, notes=notes,
+        evaluation=evaluation, notes=notes,
     )
     print(f"wrote {path}")
+
+
+def _read_text(path, option):
+    """The UTF-8 text of the file given to `option`; errors name the file."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} must be a file, received the folder {path!r}")
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{option} {path!r} is not UTF-8 text: {error}") from error
+
+
+def _read_report(path):
+    """The `keras-inpaint evaluate --json` report at `path` (for ``publish --evaluation``)."""
+    text = _read_text(path, "--evaluation")
+    not_a_report = f"--evaluation {path!r} is not a `keras-inpaint evaluate --json` report"
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{not_a_report}: {error}") from error
+    if not isinstance(report, dict) or "methods" not in report:
+        raise ValueError(f"{not_a_report} (it has no \"methods\")")
+    return report
 
 
 def parse_scores(assignments):

@@ -8,8 +8,10 @@ One loop serves every placement: the default strategy (one CPU/GPU), `MirroredSt
 
 A run directory holds:
 
-- ``run.json``: the model, its constructor arguments and the data settings; a resumed run must
-  match it;
+- ``run.json``: the model, its constructor arguments and the data settings (a folder as an
+  absolute path); a resumed run must match it. It is written once the model, its initial
+  weights and the data stream are ready, and removed again if the first session of a run fails
+  before its first checkpoint, so that a failed start never blocks the corrected command;
 - ``checkpoints/``: `tf.train.Checkpoint`s of the model (with its ``train_steps`` counter and
   its random-number generator states) and both optimizers. TensorFlow writes a checkpoint's
   files first and then atomically replaces the ``checkpoint`` index, so a kill at any moment
@@ -30,7 +32,9 @@ uninterrupted run would have seen.
 """
 
 import ast
+import contextlib
 import datetime
+import importlib
 import json
 import os
 import shutil
@@ -97,13 +101,59 @@ def _is_chief(strategy):
     )
 
 
+def _model_class(name):
+    """`get_model_class`, with a ``module:Class`` whose module or class does not exist as a
+    ValueError naming it (an import failing inside the module keeps its traceback)."""
+    module_name, sep, class_name = name.partition(":")
+    if sep:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not f"{module_name}.".startswith(f"{error.name}."):
+                raise
+            raise ValueError(f"cannot import the model {name!r}: {error}") from error
+        if not hasattr(module, class_name):
+            raise ValueError(f"cannot find the model {name!r}: module {module_name!r} has no "
+                             f"{class_name!r}")
+    return get_model_class(name)
+
+
+def _data_setting(data):
+    """`data` as run.json records it: ``tfds:NAME`` as given, a folder as an absolute path (a
+    relative path recorded by an older version is resolved against the working directory)."""
+    data = os.fspath(data)
+    if data.startswith(inpaint_data.TFDS_PREFIX):
+        return data
+    return str(Path(data).resolve())
+
+
+def _check_tfds_name(data):
+    """Refuse a ``tfds:NAME`` that TFDS does not know, in one line (TFDS's own error lists
+    every dataset it has)."""
+    data = os.fspath(data)
+    if not data.startswith(inpaint_data.TFDS_PREFIX):
+        return
+    import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy import, only for TFDS sources)
+
+    name = data[len(inpaint_data.TFDS_PREFIX) :]
+    try:
+        tfds.builder(name)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise ValueError(
+            f"TFDS has no dataset {name!r} (data {data!r}); the names are listed at "
+            "https://www.tensorflow.org/datasets/catalog"
+        ) from error
+
+
 def _check_run_config(path, run_config, resume):
     """Refuse an existing run without `resume`, and a resume with other settings (run.json
-    is written by `_write_run_config` once the model is built and initialised, so that a bad
-    argument leaves no half-started run behind)."""
+    is written by `_write_run_config` once the model is built and initialised and the data
+    read, so that a bad argument leaves no half-started run behind)."""
     run_config = json.loads(json.dumps(run_config))  # compare as stored: tuples become lists
     if path.exists():
         previous = json.loads(path.read_text())
+        if "data" in previous:
+            previous["data"] = _data_setting(previous["data"])
         if not resume:
             raise ValueError(
                 f"{path.parent} already holds a training run; pass --resume to continue it "
@@ -121,6 +171,19 @@ def _check_run_config(path, run_config, resume):
 
 def _write_run_config(path, run_config):
     _atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
+
+
+@contextlib.contextmanager
+def _forgotten_if_failing_before_a_checkpoint(path, manager, new_run):
+    """For a `new_run`, remove its run.json at `path` if the block fails before `manager` saves
+    a checkpoint: there is nothing to resume, and the corrected command must not be refused as
+    another run."""
+    try:
+        yield
+    except BaseException:
+        if new_run and manager.latest_checkpoint is None:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _initialise_weights(model, source):
@@ -216,7 +279,8 @@ def train(
         The trained model.
     """
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"output must be a run directory, received the file {str(output)!r}")
     overrides = dict(overrides or {})
     if mixed_precision is not None:
         if mixed_precision not in MIXED_PRECISION_POLICIES:
@@ -225,14 +289,15 @@ def train(
                 f"received {mixed_precision!r}"
             )
         keras.config.set_dtype_policy(MIXED_PRECISION_POLICIES[mixed_precision])
-    model_class = get_model_class(model)
+    model_class = _model_class(model)
+    _check_tfds_name(data)
     masks = masks or model_class.default_masks
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     run_config = {
         "model": model,
         "overrides": overrides,
         "init_from": None if init_from is None else str(init_from),
-        "data": str(data),
+        "data": _data_setting(data),
         "image_size": list(size),
         "batch_size": batch_size,
         "masks": masks,
@@ -243,6 +308,7 @@ def train(
     }
     strategy = make_strategy(strategy)
     chief = _is_chief(strategy)
+    new_run = chief and not (output / "run.json").exists()
     if chief:
         _check_run_config(output / "run.json", run_config, resume)
 
@@ -273,12 +339,7 @@ def train(
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     elif init_from is not None:
         _initialise_weights(net, init_from)
-    if chief:
-        _write_run_config(output / "run.json", run_config)
     start = int(net.train_steps.numpy())
-    if verbose and start:
-        print(f"Resuming {output} at step {start}")
-
     dataset = inpaint_data.make_dataset(
         data,
         image_size=size,
@@ -287,44 +348,52 @@ def train(
         seed=seed,
         start_index=start * batch_size,
     )
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    replica_step = tf.function(net.train_step, jit_compile=True) if jit_compile else net.train_step
-
-    @tf.function
-    def distributed_step(batch):
-        results = strategy.run(replica_step, args=(batch,))
-        return {
-            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-            for name, value in results.items()
-        }
-
-    writer = tf.summary.create_file_writer(str(output / "logs")) if chief else None
-    clock = _SessionClock(output / TIMING_FILE, start, resume) if chief else None
-    progress = None
-    if verbose:
-        progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
-        progress.update(start)
-    step = start
-    while step < steps:
-        batch = next(iterator)
-        results = distributed_step(batch)
-        step += 1
-        values = {name: float(value) for name, value in results.items()}
-        if progress is not None:
-            progress.update(step, list(values.items()), finalize=step == steps)
-        if step % log_every == 0 or step == steps:
-            _write_scalars(writer, values, step)
-            for tracker in net.loss_trackers.values():
-                tracker.reset_state()
-        if step % image_every == 0 or step == steps:
-            _write_images(writer, net, batch, strategy, step)
-        if step % checkpoint_every == 0 or step == steps:
-            manager.save(checkpoint_number=step)
-            if clock is not None:
-                clock.record(step)
+    output.mkdir(parents=True, exist_ok=True)
     if chief:
-        _atomic_save(net, output)
-    else:
+        _write_run_config(output / "run.json", run_config)
+    if verbose and start:
+        print(f"Resuming {output} at step {start}")
+    with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
+        iterator = iter(strategy.experimental_distribute_dataset(dataset))
+        replica_step = net.train_step
+        if jit_compile:
+            replica_step = tf.function(net.train_step, jit_compile=True)
+
+        @tf.function
+        def distributed_step(batch):
+            results = strategy.run(replica_step, args=(batch,))
+            return {
+                name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in results.items()
+            }
+
+        writer = tf.summary.create_file_writer(str(output / "logs")) if chief else None
+        clock = _SessionClock(output / TIMING_FILE, start, resume) if chief else None
+        progress = None
+        if verbose:
+            progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
+            progress.update(start)
+        step = start
+        while step < steps:
+            batch = next(iterator)
+            results = distributed_step(batch)
+            step += 1
+            values = {name: float(value) for name, value in results.items()}
+            if progress is not None:
+                progress.update(step, list(values.items()), finalize=step == steps)
+            if step % log_every == 0 or step == steps:
+                _write_scalars(writer, values, step)
+                for tracker in net.loss_trackers.values():
+                    tracker.reset_state()
+            if step % image_every == 0 or step == steps:
+                _write_images(writer, net, batch, strategy, step)
+            if step % checkpoint_every == 0 or step == steps:
+                manager.save(checkpoint_number=step)
+                if clock is not None:
+                    clock.record(step)
+        if chief:
+            _atomic_save(net, output)
+    if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     report = inpaint_data.skipped_files_report()
     if report and verbose:
