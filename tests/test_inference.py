@@ -197,13 +197,17 @@ def test_keras_model_at_an_odd_size_matches_a_direct_call():
     np.testing.assert_array_equal(result, expected.astype(np.uint8))
 
 
-def test_image_too_small_for_a_padded_network_gets_a_clear_error():
+def test_tiny_images_are_filled_by_a_padded_network():
+    """gated_conv reflects to a multiple of 8, which needs 5 pixels: smaller images are
+    mirrored up to that first; an image without pixels is refused."""
     model = zoo.load("gated_conv", weights=None, image_size=32, width=4)
-    image, hole = photo(4, 9), box_mask(4, 9, (slice(1, 3), slice(2, 5)))
-    with pytest.raises(ValueError, match=r"at least 5x5 pixels .* received shape \(1, 4, 9, "):
-        inpaint(image, hole, model=model)
-    assert inpaint(photo(5, 5), box_mask(5, 5, (slice(1, 3), slice(1, 3))), model=model).shape \
-        == (5, 5, 3)
+    for height, width in ((4, 9), (1, 1), (3, 200)):
+        image, hole = photo(height, width), box_mask(height, width, (slice(0, 1), slice(0, 1)))
+        result = inpaint(image, hole, model=model)
+        assert result.shape == (height, width, 3)
+        np.testing.assert_array_equal(result[~hole], image[~hole])
+    with pytest.raises(ValueError, match=r"at least 1x1 pixels .* received shape \(1, 0, 9, "):
+        model({"image": np.zeros((1, 0, 9, 3), np.float32), "mask": np.zeros((1, 0, 9, 1))})
 
 
 def test_repeated_shapes_run_traced_with_the_eager_result(monkeypatch):

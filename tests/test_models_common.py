@@ -45,6 +45,9 @@ def test_forward_finite_and_composited(name):
     assert np.isfinite(output).all()
     known = batch["mask"][..., 0] == 0
     np.testing.assert_array_equal(output[known], batch["image"][known])
+    eight_bit = {"image": (batch["image"] * 255).astype("uint8"), "mask": batch["mask"]}
+    with pytest.raises(ValueError, match=r"image must be float in \[0, 1\] .*dtype uint8"):
+        model(eight_bit)
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])

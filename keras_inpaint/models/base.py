@@ -57,6 +57,7 @@ def split_inputs(inputs):
         raise ValueError(
             'inputs must be a dict with keys "image" and "mask", received ' f"{received}"
         )
+    _check_float_image(inputs["image"])
     image = ops.cast(inputs["image"], "float32")
     mask = ops.cast(inputs["mask"], "float32")
     image_shape, mask_shape = tuple(image.shape), tuple(mask.shape)
@@ -74,6 +75,17 @@ def split_inputs(inputs):
                 f"{image_shape} and mask shape {mask_shape}"
             )
     return image, mask
+
+
+def _check_float_image(image):
+    """Refuse integer and bool images: the models take floats in [0, 1], and an 8-bit image
+    cast as it is would be 255 times too bright (the values' range is not checked: that would
+    cost a reduction over every batch)."""
+    dtype = keras.backend.standardize_dtype(getattr(image, "dtype", "float32"))
+    if "int" in dtype or dtype == "bool":
+        raise ValueError(
+            f"image must be float in [0, 1] (divide 8-bit images by 255), received dtype {dtype}"
+        )
 
 
 def binarize_mask(mask):

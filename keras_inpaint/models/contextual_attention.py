@@ -135,11 +135,10 @@ class ContextualAttentionInpainter(InpaintingModel):
     and refined outputs to within 3e-6 and their critic scores.
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1], 1 = hole}``; any
-    H and W (the generator pads by reflection to a multiple of 8 and crops back, so
-    ``padding="same"`` needs sides of at least 5; ``padding="symmetric"`` takes any size: as
-    its rate-16 convolutions mirror 16 pixels of the 1/4-resolution features, sides under
-    `MIRROR_PADDING_MIN_SIZE` (64) are first extended to it by mirroring the image and its
-    mask, and cropped back); training batches are `image_size`, the local window
+    H and W of at least one pixel (the generator pads by reflection to a multiple of 8 and crops
+    back, after mirroring the image and its mask up to 5 pixels, or with ``padding="symmetric"``
+    up to `MIRROR_PADDING_MIN_SIZE` (64): its rate-16 convolutions mirror 16 pixels of the
+    1/4-resolution features); training batches are `image_size`, the local window
     `local_size`. Output: the composited image [B, H, W, 3] in [0, 1].
 
     Args:

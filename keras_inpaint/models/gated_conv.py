@@ -290,7 +290,8 @@ class GatedConvInpainter(InpaintingModel):
 
     def _run_generator(self, signed_image, mask, guidance, training):
         """Generator outputs in [-1, 1] (flow in [0, 1]) for any height and width: the inputs
-        are reflect-padded to a multiple of `size_multiple` and the outputs cropped back."""
+        are reflect-padded to a multiple of `size_multiple` (mirrored first if under 5 pixels)
+        and the outputs cropped back (`run_padded_stages`)."""
         incomplete = signed_image * (1.0 - mask)
         if self.guidance_channels:
             incomplete = ops.concatenate([incomplete, guidance * mask], axis=-1)

@@ -191,9 +191,10 @@ def check_min_size(images, smallest, message):
 def run_padded_stages(generator, incomplete, mask, multiple, training=False, min_size=None):
     """Run a DeepFill generator ``[incomplete, mask] -> [coarse, refined, flow]`` at any size.
 
-    The inputs are mirrored at the bottom and right up to `min_size` where smaller
-    (`mirror_to_min_size`; image and mask alike, so a mirrored hole stays a hole and the rest
-    is known context), then reflect-padded to a multiple of `multiple` (`pad_to_multiple`);
+    The inputs are mirrored at the bottom and right where smaller than `min_size` or than the
+    ``multiple // 2 + 1`` pixels that reflection to a multiple needs (`mirror_to_min_size`;
+    image and mask alike, so a mirrored hole stays a hole and the rest is known context; so a
+    side of one pixel works), then reflect-padded to a multiple of `multiple` (`pad_to_multiple`);
     the outputs are cropped back: ``coarse[:, :H, :W]``, ``refined[:, :H, :W]`` and the
     attention flow, computed at ``1 / multiple`` of the padded size, to
     ``[:, :ceil(H / multiple), :ceil(W / multiple)]``.
@@ -205,7 +206,7 @@ def run_padded_stages(generator, incomplete, mask, multiple, training=False, min
         mask: [B, H, W, 1], 1 = hole.
         multiple: the generator's `size_multiple`.
         training: forwarded to the generator.
-        min_size: smallest height and width the generator takes, or None (any).
+        min_size: smallest height and width the generator itself takes, or None.
 
     Returns:
         ``(coarse, refined, flow)``, float32: [B, H, W, 3] twice and
@@ -213,8 +214,8 @@ def run_padded_stages(generator, incomplete, mask, multiple, training=False, min
     """
     shape = tf.shape(incomplete)
     height, width = shape[1], shape[2]
-    if min_size is not None:
-        incomplete, mask = (mirror_to_min_size(x, min_size) for x in (incomplete, mask))
+    smallest = max(min_size or 0, multiple // 2 + 1)
+    incomplete, mask = (mirror_to_min_size(x, smallest) for x in (incomplete, mask))
     coarse, refined, flow = generator(
         [pad_to_multiple(incomplete, multiple), pad_to_multiple(mask, multiple)],
         training=training,
