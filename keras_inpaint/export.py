@@ -4,12 +4,19 @@
 Serving polls: ``--model_base_path=directory``) with two signatures:
 
 - ``serving_default``: inputs ``image`` uint8 ``[N, H, W, 3]`` and ``mask`` uint8
-  ``[N, H, W, 1]`` (nonzero = hole), N, H and W dynamic; output ``inpainted`` uint8
-  ``[N, H, W, 3]`` with the known pixels of ``image`` unchanged;
+  ``[N, H, W, 1]`` (nonzero = hole), N, H and W dynamic (and positive: an empty batch or
+  image is refused with its shape); output ``inpainted`` uint8 ``[N, H, W, 3]`` with the known
+  pixels of ``image`` unchanged;
 - ``inpaint_bytes``: inputs ``image_bytes`` and ``mask_bytes``, PNG or JPEG files as strings
-  (a scalar or ``[N]``; the mask is read as grey, nonzero = hole); output ``inpainted_bytes``,
-  PNG files of the same shape. TF Serving's REST API returns outputs whose name ends in
-  ``_bytes`` base64-encoded, so it is used with ``{"b64": ...}`` strings.
+  (a scalar or ``[N]``); output ``inpainted_bytes``, PNG files of the same shape. TF Serving's
+  REST API returns outputs whose name ends in ``_bytes`` base64-encoded, so it is used with
+  ``{"b64": ...}`` strings. Files are read as `keras_inpaint.inference` reads them (with PIL):
+  the mask by `inpaint()`'s rules at its default threshold (8- or 16-bit grey, grey + alpha,
+  RGB or RGBA; the luminance times the alpha, nonzero = hole; 16-bit colour masks keep their
+  16 bits, which PIL would cut to 8), a 16-bit grey photo rounded to the nearest 8-bit level,
+  a 16-bit colour one cut to its top 8 bits (as PIL does). A file that cannot be decoded
+  fails at the node ``image_bytes/DecodeImage`` or ``mask_bytes/DecodeImage``, which the error
+  names (not the file's index in the batch: the decoder's message is its own).
 
 Everything between the uint8 / bytes inputs and outputs is in the graph: decoding, scaling to
 [0, 1], the model (which pads to its stride or resizes internally), compositing and rounding to
@@ -54,14 +61,18 @@ from keras_inpaint.inference import (
     REGION_MERGE_RADIUS,
     training_size,
 )
+from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 4
+GRAPH_VERSION = 5
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
 down no further than `MIN_SCALED_FRACTION` of the model's side (thin crops of long photos).
 4: `contextual_attention` mirrors inputs under 64 pixels up to 64 instead of refusing them
-(the model's code is traced into the export)."""
+(the model's code is traced into the export). 5: `inpaint_bytes` reads masks of 16 bits,
+with alpha or in colour and 16-bit grey photos as `inpaint()` does (4 kept a mask's top 8 bits,
+ignored its alpha and cut 16-bit grey photos to 8 bits); empty inputs are refused with their
+shape; the DeepFill models mirror photos under 5 pixels up to 5 instead of refusing them."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -73,6 +84,10 @@ _REGION_CELL = 8
 
 _LEVELS = 255.0
 """Largest uint8 value: the serving signatures speak 8-bit images."""
+
+_SIXTEEN_BIT_LEVELS = 65535.0
+"""Largest uint16 value: files are decoded at 16 bits, so that 16-bit masks keep their values
+(8-bit files decode to 257 times theirs: the same fraction of the largest value)."""
 
 
 def export_saved_model(model, directory, version=1):
@@ -120,18 +135,24 @@ def export_saved_model(model, directory, version=1):
     directory.mkdir(parents=True, exist_ok=True)
 
     def inpaint_arrays(image, mask):
-        same_size = tf.debugging.assert_equal(
+        # Checked first: an empty batch or image would otherwise fail deep in the model or the
+        # crops with an op's error ("paddings must be less than the dimension size").
+        not_empty = tf.debugging.assert_positive(
             tf.shape(image)[:3],
-            tf.shape(mask)[:3],
-            message="image [N,H,W,3] and mask [N,H,W,1] must have the same N, H and W",
+            message="image [N,H,W,3] must hold at least one image of at least one pixel; "
+            "received N, H, W",
         )
-        with tf.control_dependencies([same_size]):
-            hole = tf.cast(mask > 0, tf.float32)
-        pixels = tf.cast(image, tf.float32) / _LEVELS
-        output = _whole_or_in_crops(model, pixels, hole)
-        levels = tf.round(tf.clip_by_value(tf.cast(output, tf.float32), 0.0, 1.0) * _LEVELS)
-        filled = tf.cast(levels, tf.uint8)
-        return {OUTPUT_KEY: tf.where(tf.broadcast_to(mask > 0, tf.shape(image)), filled, image)}
+        with tf.control_dependencies([not_empty]):
+            same_size = tf.debugging.assert_equal(
+                tf.shape(image)[:3],
+                tf.shape(mask)[:3],
+                message="image [N,H,W,3] and mask [N,H,W,1] must have the same N, H and W",
+            )
+        with tf.control_dependencies([same_size]):  # every op below waits for the checks
+            in_hole = mask > 0
+            pixels = tf.cast(image, tf.float32) / _LEVELS
+        filled = _to_levels(_whole_or_in_crops(model, pixels, tf.cast(in_hole, tf.float32)))
+        return {OUTPUT_KEY: tf.where(tf.broadcast_to(in_hole, tf.shape(image)), filled, image)}
 
     serving = tf.function(
         inpaint_arrays,
@@ -146,10 +167,8 @@ def export_saved_model(model, directory, version=1):
 
     def inpaint_one_file(encoded):
         image_bytes, mask_bytes = encoded
-        image = tf.io.decode_image(image_bytes, channels=3, dtype=tf.uint8,
-                                   expand_animations=False)
-        mask = tf.io.decode_image(mask_bytes, channels=1, dtype=tf.uint8,
-                                  expand_animations=False)
+        image = _decode_photo(image_bytes)
+        mask = tf.cast(_decode_hole(mask_bytes), tf.uint8)
         output = serving(image[tf.newaxis], mask[tf.newaxis])[OUTPUT_KEY][0]
         return tf.io.encode_png(output)
 
@@ -183,6 +202,59 @@ def export_saved_model(model, directory, version=1):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _decode(encoded, name):
+    """A file's uint16 values [H, W, C], C its channels (1 to 4); decode errors name the node
+    ``<name>/DecodeImage``."""
+    import tensorflow as tf
+
+    return tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name)
+
+
+def _fractions(values):
+    """uint16 values as float32 in [0, 1]."""
+    import tensorflow as tf
+
+    return tf.cast(values, tf.float32) / _SIXTEEN_BIT_LEVELS
+
+
+def _colour(values):
+    """[H, W, 3] colour of [H, W, C] values: grey repeated, alpha (the last of 2 or 4) dropped."""
+    import tensorflow as tf
+
+    in_colour = tf.cast(tf.shape(values)[-1] >= 3, tf.int32)
+    return tf.gather(values, tf.constant([0, 1, 2]) * in_colour, axis=-1)
+
+
+def _decode_photo(encoded):
+    """uint8 [H, W, 3] of an image file as `inference` reads it with PIL: a 16-bit grey photo
+    rounded to the nearest 8-bit level, a 16-bit colour one (PIL's RGB / RGBA) cut to its top
+    8 bits, alpha dropped."""
+    import tensorflow as tf
+
+    values = _decode(encoded, "image_bytes")
+    rounded = _to_levels(_fractions(values))
+    top_bits = tf.cast(tf.bitwise.right_shift(values, 8), tf.uint8)
+    return _colour(tf.where(tf.shape(values)[-1] == 1, rounded, top_bits))
+
+
+def _decode_hole(encoded):
+    """Bool [H, W, 1] hole of a mask file by `inpaint()`'s rules (default threshold): the
+    luminance of its colour (grey as it is), times its alpha if it has one, above 0."""
+    import tensorflow as tf
+
+    values = _fractions(_decode(encoded, "mask_bytes"))
+    alpha = tf.where(tf.shape(values)[-1] % 2 == 0, values[..., -1], 1.0)
+    return (tf.tensordot(_colour(values), LUMA_WEIGHTS, 1) * alpha > 0)[..., tf.newaxis]
+
+
+def _to_levels(values):
+    """Float in [0, 1] -> uint8, rounded to the nearest level (ties to even, as `inference`)."""
+    import tensorflow as tf
+
+    levels = tf.round(tf.clip_by_value(tf.cast(values, tf.float32), 0.0, 1.0) * _LEVELS)
+    return tf.cast(levels, tf.uint8)
 
 
 def _run(model, pixels, hole):

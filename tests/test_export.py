@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -220,6 +221,74 @@ def test_bytes_signature_takes_a_scalar_or_a_vector(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="same shape"):
         signature(image_bytes=tf.constant([png_bytes(image[0])] * 2),
                   mask_bytes=tf.constant(png_bytes(mask[0])))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must have the same N, H and W"):
+        signature(image_bytes=tf.constant(png_bytes(image[0])),
+                  mask_bytes=tf.constant(png_bytes(mask[0, :5])))
+
+
+def test_bytes_signature_reads_masks_as_inpaint_does(exported):
+    image, _ = uint8_inputs(12, 14, batch=1)
+    hole = np.zeros((12, 14), bool)
+    hole[3:8, 4:11] = True
+    white, opaque = np.full(hole.shape, 255, np.uint8), hole * np.uint8(255)
+    masks = {
+        "16-bit grey, hole 1": hole.astype(np.uint16),  # 1 / 65535 > 0: 4 kept the top 8 bits
+        "grey + alpha, white everywhere": np.dstack([white, opaque]),
+        "RGBA, white everywhere": np.dstack([white, white, white, opaque]),
+        "RGB, red hole": np.dstack([opaque, np.zeros_like(opaque), np.zeros_like(opaque)]),
+    }
+    loaded = tf.saved_model.load(str(exported))
+    expected = loaded.signatures["serving_default"](
+        image=image, mask=hole[None, ..., None].astype(np.uint8))["inpainted"].numpy()[0]
+    assert (expected[hole] != image[0][hole]).any()
+    for name, mask in masks.items():
+        encoded = png_bytes(mask)
+        inpaint_hole = inference._hole(Image.open(io.BytesIO(encoded)), 0.0, hole.shape)
+        np.testing.assert_array_equal(inpaint_hole, hole, err_msg=name)
+        served = loaded.signatures["inpaint_bytes"](image_bytes=tf.constant(png_bytes(image[0])),
+                                                    mask_bytes=tf.constant(encoded))
+        np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(),
+                                      expected, err_msg=name)
+
+
+def test_bytes_signature_reads_16_bit_photos_as_inpaint_does(model, exported):
+    rng = np.random.default_rng(3)
+    colour = rng.integers(0, 65536, size=(10, 12, 3), dtype=np.uint16)
+    mask = np.zeros((10, 12), np.uint8)
+    mask[2:5, 3:9] = 255
+    known = mask == 0
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    photos = {"grey": png_bytes(colour[..., 0]),  # PIL's I;16: rounded to the nearest level
+              "colour": cv2.imencode(".png", colour[..., ::-1])[1].tobytes()}  # PIL: top 8 bits
+    for name, encoded in photos.items():
+        served = signature(image_bytes=tf.constant(encoded),
+                           mask_bytes=tf.constant(png_bytes(mask)))["inpainted_bytes"]
+        served = tf.io.decode_png(served).numpy()
+        expected = np.asarray(inpaint(Image.open(io.BytesIO(encoded)), mask, model=model))
+        np.testing.assert_array_equal(served[known], expected[known], err_msg=name)
+    top_bits = (colour[..., 0] >> 8).astype(np.uint8)
+    assert (expected[known] != top_bits[known][:, None]).any()  # the grey one was not cut
+
+
+def test_empty_batch_or_image_is_refused_with_its_shape(exported):
+    signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    for batch, height, width in ((0, 8, 8), (1, 8, 0)):
+        message = (r"(?s)at least one image of at least one pixel; received N, H, W.*"
+                   rf"\[{batch} {height} {width}\]")
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            signature(image=np.zeros((batch, height, width, 3), np.uint8),
+                      mask=np.zeros((batch, height, width, 1), np.uint8))
+
+
+def test_decode_errors_name_the_input(exported):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(8, 8, batch=1)
+    files = {"image_bytes": png_bytes(image[0]), "mask_bytes": png_bytes(mask[0])}
+    for name, encoded in files.items():
+        for broken in (b"not an image", encoded[:60]):  # unknown format, truncated PNG
+            with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name}/DecodeImage"):
+                signature(**{key: tf.constant(value)
+                             for key, value in {**files, name: broken}.items()})
 
 
 def test_large_photo_is_served_like_inpaint_fills_it(model, exported):
