@@ -1,5 +1,7 @@
 """Tests of ContextualAttention against a loop-by-loop NumPy version of Yu et al.'s algorithm."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -338,6 +340,46 @@ def test_bad_inputs_raise_value_error_naming_shapes():
         ContextualAttention(paste_normalization="mean")
     with pytest.raises(ValueError, match="rate must be a positive integer, received 0"):
         ContextualAttention(rate=0)
+
+
+@pytest.mark.parametrize(
+    "fg_shape, bg_shape, mask_shape, message",
+    [
+        ((2, 8, 8, 4), (2, 4, 4, 4), (2, 8, 8, 1), "foreground and background must have the same"),
+        ((2, 8, 8, 4), (1, 8, 8, 4), (2, 8, 8, 1), "foreground and background must have the same"),
+        ((2, 8, 8, 4), (2, 8, 8, 4), (2, 4, 4, 1), "mask must match the batch, height and width"),
+        ((2, 8, 8, 4), (2, 8, 8, 4), (1, 8, 8, 1), "mask must match the batch, height and width"),
+    ],
+)
+def test_shape_mismatch_fails_at_run_time_in_a_dynamic_tf_function(
+    fg_shape, bg_shape, mask_shape, message
+):
+    """Unknown sizes are checked at run time with the messages of the static checks (before,
+    these failed on an "Incompatible shapes" op deep inside, or a mask of batch 1 broadcast)."""
+    layer = ContextualAttention(rate=2)
+    spec = tf.TensorSpec([None, None, None, 4], "float32")
+    call = tf.function(
+        layer.__call__, input_signature=[spec, spec, tf.TensorSpec([None, None, None, 1])]
+    )
+    fg, bg, mask = make_inputs(batch=2, size=8, channels=4, rate=2)
+    np.testing.assert_allclose(call(fg, bg, mask), layer(fg, bg, mask), rtol=1e-5, atol=1e-6)
+    inputs = (np.zeros(shape, "float32") for shape in (fg_shape, bg_shape, mask_shape))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        call(*inputs)
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), 0.0, -10.0, "10", True, None])
+def test_softmax_scale_must_be_finite_and_positive(scale):
+    received = re.escape(repr(scale))
+    with pytest.raises(ValueError, match=rf"softmax_scale must be.*, received {received}$"):
+        ContextualAttention(softmax_scale=scale)
+
+
+def test_softmax_scale_accepts_numpy_and_int_and_stores_a_float():
+    for scale in (np.float32(0.5), 10):
+        layer = ContextualAttention(softmax_scale=scale)
+        assert type(layer.get_config()["softmax_scale"]) is float
+        assert layer.get_config()["softmax_scale"] == float(scale)
 
 
 def test_layer_harness():

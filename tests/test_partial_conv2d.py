@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from layer_harness import numpy_same_padding
 from layer_harness import numpy_windows
 from layer_harness import run_layer_test
@@ -218,3 +219,29 @@ def test_bad_symbolic_mask_raises_when_building_a_model():
     x = keras.Input((None, None, 3))
     with pytest.raises(ValueError, match="1 channel, received shape"):
         PartialConv2D(4, 3)(x, keras.Input((None, None, 2)))
+
+
+@pytest.mark.parametrize(
+    "x_shape, mask_shape",
+    [
+        ((1, 8, 8, 3), (2, 8, 8, 1)),  # used to return outputs of batch 2
+        ((2, 8, 8, 3), (1, 8, 8, 1)),  # used to broadcast, with a new_mask of batch 1
+        ((2, 8, 8, 3), (2, 4, 4, 1)),  # used to fail on an "Incompatible shapes" multiply
+    ],
+)
+def test_mask_of_another_size_fails_at_run_time_in_a_dynamic_tf_function(x_shape, mask_shape):
+    layer = PartialConv2D(4, 3)
+    call = tf.function(
+        layer.__call__,
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], "float32"),
+            tf.TensorSpec([None, None, None, 1], "float32"),
+        ],
+    )
+    x, good_mask = RNG.random((2, 8, 8, 3), dtype=np.float32), _random_valid_mask((2, 8, 8, 1))
+    for result, expected in zip(call(x, good_mask), layer(x, good_mask)):
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="mask must have the batch, height and width of x"
+    ):
+        call(np.zeros(x_shape, np.float32), np.ones(mask_shape, np.float32))

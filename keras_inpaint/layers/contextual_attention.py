@@ -1,5 +1,8 @@
 """Contextual attention (Yu et al., CVPR 2018), batched, one mask per sample."""
 
+import math
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -68,7 +71,7 @@ class ContextualAttention(keras.layers.Layer):
     so when the sizes are known when the layer is called; with sizes unknown until run time
     (a `tf.function` traced with None dimensions) a TF assertion fails at run time instead
     (InvalidArgumentError; XLA ignores assertions, and a non-divisible size then fails on a
-    shape mismatch).
+    shape mismatch). Inputs whose shapes disagree (below) are refused the same way.
 
     `stride` > 1 is a generalisation (the authors' code fails there, its fuse step assumes one
     background patch per position): the fuse runs on the [h*w, hb*wb] matrix as in step 4 and
@@ -89,7 +92,7 @@ class ContextualAttention(keras.layers.Layer):
         stride: s, step between background patches, in downsampled pixels.
         rate: r, downsampling factor for matching; pasted patches are 2r x 2r.
         fuse_size: k_f, size of the identity kernel of the fuse step (1 = no fuse).
-        softmax_scale: the scale lambda of the scaled softmax (10 in the paper).
+        softmax_scale: the scale lambda of the scaled softmax (10 in the paper), finite and > 0.
         return_flow: also return the colour-coded attention offsets.
         paste_normalization: "reference" (divide by 4) or "overlap" (divide by the number of
             overlapping pastes per pixel).
@@ -135,17 +138,23 @@ class ContextualAttention(keras.layers.Layer):
                 f"paste_normalization must be one of {PASTE_NORMALIZATIONS}, "
                 f"received {paste_normalization!r}"
             )
+        # NaN, infinite, zero or negative scales give NaN, uniform or inverted attention.
+        real = isinstance(softmax_scale, numbers.Real) and not isinstance(softmax_scale, bool)
+        if not (real and math.isfinite(softmax_scale) and softmax_scale > 0):
+            raise ValueError(
+                f"softmax_scale must be a finite number > 0, received {softmax_scale!r}"
+            )
         self.patch_size = patch_size
         self.stride = stride
         self.rate = rate
         self.fuse_size = fuse_size
-        self.softmax_scale = softmax_scale
+        self.softmax_scale = float(softmax_scale)
         self.return_flow = return_flow
         self.paste_normalization = paste_normalization
         self.resize_align_corners = resize_align_corners
 
     def call(self, foreground, background, mask=None):
-        self._check_inputs(foreground, background, mask)
+        foreground, background, mask = self._check_inputs(foreground, background, mask)
         rate, stride = self.rate, self.stride
         foreground = tf.cast(foreground, "float32")
         background = tf.cast(background, "float32")
@@ -191,6 +200,8 @@ class ContextualAttention(keras.layers.Layer):
         return outputs, tf.cast(flow, self.compute_dtype)
 
     def _check_inputs(self, foreground, background, mask):
+        """Raise ValueError on shapes that cannot work; return the inputs, behind run-time
+        checks of the sizes unknown until then (see `_check_same_dims`)."""
         for name, tensor in (("foreground", foreground), ("background", background)):
             if len(tensor.shape) != 4:
                 raise ValueError(
@@ -202,22 +213,26 @@ class ContextualAttention(keras.layers.Layer):
                 "foreground must have a known number of channels, "
                 f"received shape {tuple(foreground.shape)}"
             )
-        if not _compatible(foreground.shape, background.shape):
-            raise ValueError(
-                "foreground and background must have the same shape, received shapes "
-                f"{tuple(foreground.shape)} and {tuple(background.shape)}"
-            )
+        background = _check_same_dims(
+            background,
+            foreground,
+            4,
+            "foreground and background must have the same shape, received shapes "
+            f"{tuple(foreground.shape)} and {tuple(background.shape)}",
+        )
         if mask is not None:
             if len(mask.shape) != 4 or mask.shape[-1] not in (1, None):
                 raise ValueError(
                     "mask must have shape [batch, height, width, 1] (1 = hole), "
                     f"received shape {tuple(mask.shape)}"
                 )
-            if not _compatible(foreground.shape[:3], mask.shape[:3]):
-                raise ValueError(
-                    "mask must match the batch, height and width of foreground "
-                    f"{tuple(foreground.shape)}, received shape {tuple(mask.shape)}"
-                )
+            mask = _check_same_dims(
+                mask,
+                foreground,
+                3,
+                "mask must match the batch, height and width of foreground "
+                f"{tuple(foreground.shape)}, received shape {tuple(mask.shape)}",
+            )
         sizes = foreground.shape[1:3]
         if any(size is not None and size % self.rate for size in sizes):
             raise ValueError(
@@ -225,11 +240,14 @@ class ContextualAttention(keras.layers.Layer):
                 f"received shape {tuple(foreground.shape)}"
             )
         if any(size is None for size in sizes):
-            tf.debugging.assert_equal(
+            divisible = tf.debugging.assert_equal(
                 tf.shape(foreground)[1:3] % self.rate,
                 0,
                 message=f"height and width must be divisible by rate={self.rate}",
             )
+            with tf.control_dependencies([divisible]):
+                foreground = tf.identity(foreground)
+        return foreground, background, mask
 
     def _downsample(self, images):
         if self.rate == 1:
@@ -277,11 +295,25 @@ class ContextualAttention(keras.layers.Layer):
         return config
 
 
-def _compatible(shape_a, shape_b):
-    """Whether two static shapes agree wherever both are known."""
-    return len(shape_a) == len(shape_b) and all(
-        a is None or b is None or a == b for a, b in zip(shape_a, shape_b)
+def _check_same_dims(tensor, reference, rank, message):
+    """Raise ValueError(message) unless the first `rank` dimensions of both tensors agree.
+
+    Dimensions unknown until run time (a `tf.function` traced with None dimensions) are
+    compared there by a TF assertion failing with the same message (InvalidArgumentError), and
+    `tensor` is returned behind it, so that nothing computed from it runs first (and fails with
+    a less telling shape error, or broadcasts a batch of 1 silently). Fully known shapes add no
+    assertion. XLA ignores assertions.
+    """
+    static, expected = tuple(tensor.shape[:rank]), tuple(reference.shape[:rank])
+    if any(a is not None and b is not None and a != b for a, b in zip(static, expected)):
+        raise ValueError(message)
+    if None not in static + expected:
+        return tensor
+    check = tf.debugging.assert_equal(
+        tf.shape(reference)[:rank], tf.shape(tensor)[:rank], message=message, summarize=rank
     )
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
 
 
 def _extract_patches(images, size, stride):

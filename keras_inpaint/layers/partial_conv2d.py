@@ -1,6 +1,7 @@
 """Partial convolution (Liu et al. 2018)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 MASK_COMPUTE_DTYPE = "float32"
@@ -107,33 +108,35 @@ class PartialConv2D(keras.layers.Conv2D):
         super().build(input_shape)
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
 
-    def _check_shapes(self, x_shape, mask_shape):
-        x_shape = tuple(x_shape)
+    def _check_shapes(self, x, mask):
+        """Raise ValueError on shapes that cannot work; return `mask` (checked at run time where
+        its batch, height or width is unknown before, see `_check_same_size`)."""
+        x_shape = tuple(x.shape)
         if len(x_shape) != 4:
             raise ValueError(
                 "PartialConv2D expects x of rank 4 (batch, height, width, channels), "
                 f"received shape {x_shape}"
             )
-        if mask_shape is None:
-            return
-        mask_shape = tuple(mask_shape)
+        if mask is None:
+            return None
+        mask_shape = tuple(mask.shape)
         if len(mask_shape) != 4:
             raise ValueError(
                 "mask must have rank 4 (batch, height, width, channels), "
                 f"received shape {mask_shape}"
             )
-        for axis in range(3):
-            if None not in (x_shape[axis], mask_shape[axis]) and x_shape[axis] != mask_shape[axis]:
-                raise ValueError(
-                    f"mask must have the batch, height and width of x {x_shape}, "
-                    f"received shape {mask_shape}"
-                )
+        message = (
+            f"mask must have the batch, height and width of x {x_shape}, "
+            f"received shape {mask_shape}"
+        )
+        mask = _check_same_size(x, mask, message)
         channels = x_shape[-1] if self.multi_channel else 1
         if mask_shape[-1] is not None and channels is not None and mask_shape[-1] != channels:
             raise ValueError(
                 f"mask must have {channels} channel{'s' if channels != 1 else ''}, "
                 f"received shape {mask_shape} (multi_channel={self.multi_channel})"
             )
+        return mask
 
     def _window_size(self, input_channels):
         """`sum(1)`: the number of mask entries in one window."""
@@ -149,7 +152,7 @@ class PartialConv2D(keras.layers.Conv2D):
         return self.convolution_op(mask, ones_kernel)
 
     def call(self, inputs, mask=None):
-        self._check_shapes(inputs.shape, None if mask is None else mask.shape)
+        mask = self._check_shapes(inputs, mask)
         if mask is None:
             mask_like = inputs if self.multi_channel else inputs[..., :1]
             mask = ops.ones_like(mask_like, dtype=MASK_COMPUTE_DTYPE)
@@ -177,7 +180,7 @@ class PartialConv2D(keras.layers.Conv2D):
         return output_shape, tuple(output_shape[:-1]) + (mask_channels,)
 
     def compute_output_spec(self, inputs, mask=None):
-        self._check_shapes(inputs.shape, None if mask is None else mask.shape)
+        self._check_shapes(inputs, mask)
         return super().compute_output_spec(inputs, mask=mask)
 
     def get_config(self):
@@ -186,3 +189,22 @@ class PartialConv2D(keras.layers.Conv2D):
             config.pop(fixed_by_this_layer)
         config["multi_channel"] = self.multi_channel
         return config
+
+
+def _check_same_size(x, mask, message):
+    """Raise ValueError(message) unless `mask` has the batch, height and width of `x`.
+
+    Sizes unknown until run time (a `tf.function` traced with None dimensions) are compared
+    there by a TF assertion failing with the same message (InvalidArgumentError), and `mask` is
+    returned behind it, so that nothing computed from it runs first (and fails with a less
+    telling shape error, or broadcasts a batch of 1 silently). Fully known shapes and Keras
+    symbolic tensors (they have no run time) add no assertion. XLA ignores assertions.
+    """
+    x_size, mask_size = tuple(x.shape[:3]), tuple(mask.shape[:3])
+    if any(a is not None and b is not None and a != b for a, b in zip(x_size, mask_size)):
+        raise ValueError(message)
+    if None not in x_size + mask_size or isinstance(x, keras.KerasTensor):
+        return mask
+    check = tf.debugging.assert_equal(tf.shape(x)[:3], tf.shape(mask)[:3], message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(mask)
