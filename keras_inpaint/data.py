@@ -25,9 +25,11 @@ training) never stop an epoch: the first failure of a file issues an
 `UnreadableImageWarning` naming it and records it in `SKIPPED_FILES`; its slot in the stream
 is filled by the next readable file in sorted order, so the stream keeps its length and stays
 a function of ``(seed, i)`` (a skipped file does not shift later elements, which would break
-exact resuming). A file that failed once is not tried again in this process.
-`skipped_files_report()` summarises them at the end of training. A folder where no file can be
-read raises a ValueError when the dataset is built.
+exact resuming). A file that failed is not tried again until the next folder dataset is built:
+each `make_dataset` call on a folder starts a fresh record, so `skipped_files_report()` at the
+end of training names the files of the run's dataset only, not those of datasets built before
+in the same process. A folder where no file can be read raises a ValueError, naming only its
+own files, when the dataset is built.
 
 Example:
 >>> dataset = make_dataset("photos/", image_size=256, masks="free_form")  # doctest: +SKIP
@@ -85,10 +87,11 @@ class UnreadableImageWarning(UserWarning):
 
 
 class SkippedFiles:
-    """The image files a folder pipeline could not read, shared by every pipeline of a process.
+    """The image files a folder pipeline could not read.
 
     `make_dataset` records a file here the first time it fails to decode, with a
-    `UnreadableImageWarning` naming it; the file is not tried again in this process.
+    `UnreadableImageWarning` naming it; the file is not tried again until `make_dataset` builds
+    the next folder dataset, which clears the record (see the module docstring).
 
     Attributes:
         count: number of distinct files skipped.
@@ -146,9 +149,12 @@ class SkippedFiles:
         with self._lock:
             self._reasons.clear()
 
-    def report(self):
-        """A summary line per skipped file, or ``""`` when none was skipped."""
+    def report(self, paths=None):
+        """A summary line per skipped file (only those in `paths` when given, so that an error
+        about one folder does not list another's files), or ``""`` when none was skipped."""
         reasons = self.reasons
+        if paths is not None:
+            reasons = {path: reasons[path] for path in paths if path in reasons}
         if not reasons:
             return ""
         plural = "file was" if len(reasons) == 1 else "files were"
@@ -158,11 +164,12 @@ class SkippedFiles:
 
 
 SKIPPED_FILES = SkippedFiles()
-"""The process-wide `SkippedFiles` registry that every folder pipeline writes to."""
+"""The `SkippedFiles` record of the folder datasets, cleared by each folder `make_dataset`."""
 
 
 def skipped_files_report():
-    """Summary of the image files skipped so far in this process (``""`` when none).
+    """Summary of the image files skipped since the last folder dataset was built (``""`` when
+    none), i.e. those of that dataset.
 
     The trainer prints it at the end of a run.
     """
@@ -277,11 +284,14 @@ def make_dataset(
         batch_size: elements per batch (the global batch under `tf.distribute`).
         masks: a mask generator spec for `masks.get_mask_generator` (e.g. ``"free_form"``,
             ``"free_form+rectangle"``, ``"folder:/path"``) or a generator object
-            ``gen(height, width, rng) -> float32 (H, W, 1)``.
+            ``gen(height, width, rng)`` returning an array of shape ``(H, W, 1)`` or ``(H, W)``
+            holding 0 and 1 (1 = hole; any numeric dtype, or bool). Other shapes or values
+            (e.g. 0/255) are a ValueError, for the first element when the dataset is built.
         seed: integer seed of the image order, the augmentations and the masks.
         start_index: index of the first element (``step * batch_size`` to resume at `step`).
         repeat: True for an endless stream of epochs; False for one pass over the data from
-            `start_index` (which must then be smaller than the number of images).
+            `start_index`, which must then leave at least one image (with `drop_remainder`, at
+            least `batch_size` images, or the dataset would be empty).
         augment: random zoom, crop position and flip (False: centre crop, no flip).
         split: TFDS split (e.g. ``"train"``, ``"validation[:10%]"``); ignored for folders.
         shuffle: visit images in a seeded random order per epoch (False: a fixed order).
@@ -315,25 +325,31 @@ def make_dataset(
     batch_size = _checked_int("batch_size", batch_size, minimum=1)
     seed = _checked_int("seed", seed, minimum=0)
     start_index = _checked_int("start_index", start_index, minimum=0)
-    low, high = scale_range
-    if not 1.0 <= low <= high:
-        raise ValueError(f"scale_range must satisfy 1 <= low <= high, received {scale_range!r}")
+    low, high = _scale_range(scale_range)
     generator = masks_lib.get_mask_generator(masks) if isinstance(masks, str) else masks
     if not callable(generator):
         raise ValueError(
             "masks must be a mask generator spec string or a callable "
             f"gen(height, width, rng), received {masks!r}"
         )
+    _draw_mask(generator, height, width, seed, start_index)  # a bad generator fails here
     max_zoom = high if augment else 1.0
+    # One pass (repeat=False) must fill a batch when partial batches are dropped.
+    check_count = functools.partial(
+        _check_count,
+        start_index=start_index,
+        repeat=repeat,
+        full_batch=batch_size if drop_remainder else 1,
+    )
 
     if isinstance(source, str) and source.startswith(TFDS_PREFIX):
         stream, decode = _tfds_stream(
             source[len(TFDS_PREFIX) :], split, data_dir, seed, start_index, repeat, shuffle,
-            shuffle_buffer,
+            shuffle_buffer, check_count,
         )
     else:
         stream, decode = _folder_stream(
-            source, (height, width), max_zoom, seed, start_index, repeat, shuffle
+            source, (height, width), max_zoom, seed, start_index, repeat, shuffle, check_count
         )
     make_example = functools.partial(
         _make_example,
@@ -354,11 +370,12 @@ def make_dataset(
     return dataset.with_options(options)
 
 
-def _folder_stream(folder, size, max_zoom, seed, start_index, repeat, shuffle):
+def _folder_stream(folder, size, max_zoom, seed, start_index, repeat, shuffle, check_count):
     """(dataset of (element index, file index), decode(file index) -> image) for a folder."""
     paths = list_image_files(folder)
     count = len(paths)
-    _check_start(start_index, count, repeat, f"image folder {os.fspath(folder)!r}")
+    check_count(count, f"image folder {os.fspath(folder)!r}")
+    SKIPPED_FILES.clear()  # a fresh record per dataset: reports name only its files
     _first_readable(paths, folder)
 
     def read(file_index):
@@ -379,7 +396,9 @@ def _folder_stream(folder, size, max_zoom, seed, start_index, repeat, shuffle):
     return _epochs(start_index, count, repeat).flat_map(epoch_elements), decode
 
 
-def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuffle_buffer):
+def _tfds_stream(
+    name, split, data_dir, seed, start_index, repeat, shuffle, shuffle_buffer, check_count
+):
     """(dataset of (element index, encoded image), decode(encoded) -> image) for TFDS."""
     import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy import, only for TFDS sources)
 
@@ -390,7 +409,9 @@ def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuf
             f"TFDS dataset {name!r} must have an 'image' feature of type tfds.features.Image; "
             f"its features are {sorted(features.keys())}"
         )
+    _check_split(builder, name, split)  # before downloading, if the dataset is prepared
     builder.download_and_prepare()
+    _check_split(builder, name, split)  # a dataset prepared just now
     examples = builder.as_dataset(
         split=split, shuffle_files=False, decoders={"image": tfds.decode.SkipDecoding()}
     )
@@ -398,7 +419,7 @@ def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuf
     count = int(encoded.cardinality())
     if count < 0:  # unknown: fall back on the split's metadata
         count = builder.info.splits[split].num_examples
-    _check_start(start_index, count, repeat, f"TFDS split {name}:{split}")
+    check_count(count, f"TFDS split {name}:{split}")
 
     def decode(encoded_image):
         return tf.io.decode_image(
@@ -425,13 +446,41 @@ def _tfds_stream(name, split, data_dir, seed, start_index, repeat, shuffle, shuf
     return stream, decode
 
 
-def _check_start(start_index, count, repeat, what):
+def _check_split(builder, name, split):
+    """A ValueError naming `split` if the builder's split metadata does not have it.
+
+    TFDS knows the splits only once the dataset is prepared (`builder.info.splits` is empty
+    before, and under ``tfds.testing.mock_data``); then there is nothing to check.
+    """
+    splits = builder.info.splits
+    if not splits:
+        return
+    try:
+        splits[split]
+    except (KeyError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"TFDS dataset {name!r} has no split {split!r}; its splits are "
+            f"{sorted(splits.keys())} (slices such as 'train[:10%]' allowed): {error}"
+        ) from error
+
+
+def _check_count(count, what, start_index, repeat, full_batch):
+    """A ValueError unless `what`, with `count` images, gives a non-empty stream from
+    `start_index`: with ``repeat=False``, at least `full_batch` elements must be left."""
     if count == 0:
         raise ValueError(f"{what} holds no images")
-    if not repeat and start_index >= count:
+    if repeat:
+        return
+    if start_index >= count:
         raise ValueError(
             f"start_index must be smaller than the {count} images of {what} when repeat=False, "
             f"received {start_index}"
+        )
+    if count - start_index < full_batch:
+        raise ValueError(
+            f"{what} holds {count} images, {count - start_index} from start_index={start_index}: "
+            f"fewer than batch_size={full_batch}, so with repeat=False and drop_remainder=True "
+            "the dataset would yield no batch"
         )
 
 
@@ -476,7 +525,21 @@ def _make_example(index, payload, *, decode, size, seed, augment, scale_range, g
 
 
 def _draw_mask(generator, height, width, seed, index):
-    return np.asarray(masks_lib.sample_mask(generator, height, width, seed, index), np.float32)
+    """`masks.sample_mask` as float32 (height, width, 1), checked: a custom generator's wrong
+    shape or values (e.g. 0/255) would otherwise fail as a bare shape error inside
+    `tf.numpy_function`, or silently give masks that are not 0/1."""
+    mask = np.asarray(masks_lib.sample_mask(generator, height, width, seed, index))
+    if mask.shape not in ((height, width, 1), (height, width)):
+        raise ValueError(
+            f"masks generator {generator!r} must return shape ({height}, {width}, 1) or "
+            f"({height}, {width}), received shape {mask.shape}"
+        )
+    if not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(
+            f"masks generator {generator!r} must return values 0 and 1 (1 = hole) or bools, "
+            f"received values {np.unique(mask)[:8].tolist()} (dtype {mask.dtype})"
+        )
+    return mask.astype(np.float32).reshape(height, width, 1)
 
 
 def _crop_and_resize(image, size, augment, scale_range, zoom_key, offset_key):
@@ -509,7 +572,7 @@ def _first_readable(paths, folder):
             return
     raise ValueError(
         f"none of the {len(paths)} image files in {os.fspath(folder)!r} could be read; "
-        f"{skipped_files_report()}"
+        f"{SKIPPED_FILES.report(paths)}"
     )
 
 
@@ -523,7 +586,7 @@ def _read_first_readable(paths, file_index, size, max_zoom):
         if image is not None:
             return image
     raise ValueError(
-        f"none of the {len(paths)} image files could be read; {skipped_files_report()}"
+        f"none of the {len(paths)} image files could be read; {SKIPPED_FILES.report(paths)}"
     )
 
 
@@ -603,6 +666,17 @@ def _image_size(image_size):
     return int(sides[0]), int(sides[1])
 
 
+def _scale_range(scale_range):
+    """(low, high) from a pair of finite numbers with ``1 <= low <= high``."""
+    pair = tuple(scale_range) if isinstance(scale_range, (tuple, list)) else ()
+    if len(pair) != 2 or not all(_is_number(end) for end in pair) or not 1 <= pair[0] <= pair[1]:
+        raise ValueError(
+            "scale_range must be a pair (low, high) of finite numbers with 1 <= low <= high, "
+            f"received {scale_range!r}"
+        )
+    return float(pair[0]), float(pair[1])
+
+
 def _checked_int(name, value, minimum):
     if not _is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, received {value!r}")
@@ -611,3 +685,8 @@ def _checked_int(name, value, minimum):
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    real = isinstance(value, (int, float, np.integer, np.floating))
+    return real and not isinstance(value, bool) and abs(value) < math.inf  # rejects NaN too

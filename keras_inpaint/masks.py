@@ -103,11 +103,7 @@ class RectangleMask(MaskGenerator):
     """
 
     def __init__(self, min_size=0.375, max_size=0.5, centered=False):
-        if not 0.0 < min_size <= max_size <= 1.0:
-            raise ValueError(
-                "RectangleMask needs 0 < min_size <= max_size <= 1, received "
-                f"min_size={min_size}, max_size={max_size}"
-            )
+        _check_range("RectangleMask", "size", min_size, max_size, 0.0, 1.0, "(]")
         self.min_size = min_size
         self.max_size = max_size
         self.centered = centered
@@ -148,6 +144,7 @@ class CenterMask(RectangleMask):
     """
 
     def __init__(self, fraction=0.5):
+        _check_number("CenterMask", "fraction", fraction, 0.0, 1.0, "(]")
         super().__init__(min_size=fraction, max_size=fraction, centered=True)
         self.fraction = fraction
 
@@ -204,10 +201,12 @@ class FreeFormMask(MaskGenerator):
         max_width=40.0,
         flip_probability=0.5,
     ):
-        _check_range("strokes", min_strokes, max_strokes, lowest=1)
-        _check_range("vertices", min_vertices, max_vertices, lowest=1)
-        _check_range("width", min_width, max_width, lowest=0)
-        _check_probability(flip_probability)
+        _check_range("FreeFormMask", "strokes", min_strokes, max_strokes, 1, integer=True)
+        _check_range("FreeFormMask", "vertices", min_vertices, max_vertices, 1, integer=True)
+        _check_range("FreeFormMask", "width", min_width, max_width, 0.0)
+        _check_number("FreeFormMask", "mean_angle", mean_angle)
+        _check_number("FreeFormMask", "angle_range", angle_range, 0.0)
+        _check_number("FreeFormMask", "flip_probability", flip_probability, 0.0, 1.0, "[]")
         self.min_strokes = min_strokes
         self.max_strokes = max_strokes
         self.min_vertices = min_vertices
@@ -290,8 +289,8 @@ class IrregularMask(MaskGenerator):
     _HALF_TURN_DEGREES = 180.0
 
     def __init__(self, min_shapes=4, max_shapes=12, min_width=5.0, max_width=30.0):
-        _check_range("shapes", min_shapes, max_shapes, lowest=1)
-        _check_range("width", min_width, max_width, lowest=0)
+        _check_range("IrregularMask", "shapes", min_shapes, max_shapes, 1, integer=True)
+        _check_range("IrregularMask", "width", min_width, max_width, 0.0)
         self.min_shapes = min_shapes
         self.max_shapes = max_shapes
         self.min_width = min_width
@@ -309,7 +308,10 @@ class IrregularMask(MaskGenerator):
             elif kind == 1:
                 cv2.circle(hole, center, max(1, brush // 2), 1, thickness=-1)
             else:
-                axes = (int(rng.integers(1, width // 2 + 1)), int(rng.integers(1, height // 2 + 1)))
+                # Semi-axes of 1 to half the side; at least 1 on sides of 1 pixel.
+                axes = tuple(
+                    int(rng.integers(1, max(1, side // 2) + 1)) for side in (width, height)
+                )
                 rotation = rng.uniform(0.0, self._HALF_TURN_DEGREES)
                 start = rng.uniform(0.0, self._FULL_TURN_DEGREES)
                 extent = rng.uniform(self._MIN_ARC_DEGREES, self._FULL_TURN_DEGREES)
@@ -343,9 +345,9 @@ class BlobMask(MaskGenerator):
     Args:
         min_coverage: smallest blob area as a fraction of the image area.
         max_coverage: largest blob area as a fraction of the image area (Pathak: 1/4).
-        num_harmonics: number of Fourier terms of the outline (more = wigglier).
+        num_harmonics: number of Fourier terms of the outline (more = wigglier; 0: a disc).
         roughness: standard deviation of the first term (larger = less round).
-        num_points: polygon vertices used to draw the outline.
+        num_points: polygon vertices used to draw the outline (at least 3).
 
     Example:
     >>> mask = BlobMask()(256, 256, np.random.default_rng(0))
@@ -358,11 +360,11 @@ class BlobMask(MaskGenerator):
     def __init__(
         self, min_coverage=0.05, max_coverage=0.25, num_harmonics=4, roughness=0.4, num_points=64
     ):
-        if not 0.0 < min_coverage <= max_coverage <= 1.0:
-            raise ValueError(
-                "BlobMask needs 0 < min_coverage <= max_coverage <= 1, received "
-                f"min_coverage={min_coverage}, max_coverage={max_coverage}"
-            )
+        _check_range("BlobMask", "coverage", min_coverage, max_coverage, 0.0, 1.0, "(]")
+        _check_number("BlobMask", "num_harmonics", num_harmonics, 0, integer=True)
+        _check_number("BlobMask", "roughness", roughness, 0.0)
+        # A polygon needs 3 vertices to have an area to scale.
+        _check_number("BlobMask", "num_points", num_points, 3, integer=True)
         self.min_coverage = min_coverage
         self.max_coverage = max_coverage
         self.num_harmonics = num_harmonics
@@ -415,7 +417,7 @@ class FolderMask(MaskGenerator):
 
     Args:
         path: the folder.
-        threshold: luminance in [0, 1] above which a pixel is a hole.
+        threshold: luminance in [0, 1) above which a pixel is a hole (1 would give no holes).
         flip_probability: probability of each of the two flips.
 
     Example:
@@ -424,7 +426,9 @@ class FolderMask(MaskGenerator):
     """
 
     def __init__(self, path, threshold=0.5, flip_probability=0.5):
-        _check_probability(flip_probability)
+        # A threshold of 1 or more would make every mask all-known.
+        _check_number("FolderMask", "threshold", threshold, 0.0, 1.0, "[)")
+        _check_number("FolderMask", "flip_probability", flip_probability, 0.0, 1.0, "[]")
         self.path = path
         self.threshold = threshold
         self.flip_probability = flip_probability
@@ -524,16 +528,19 @@ def get_mask_generator(spec):
         raise ValueError(f"mask spec must be {expected}; received {spec!r}")
     generators = []
     rest = spec
-    while rest:
+    while True:
         if rest.startswith(_FOLDER_PREFIX):
             generators.append(FolderMask(rest[len(_FOLDER_PREFIX) :]))
             break
-        name, _, rest = rest.partition("+")
+        name, plus, rest = rest.partition("+")
+        # An empty name (a "+" at either end, or "++") is refused like any unknown one.
         if name not in _NAMED_GENERATORS:
             raise ValueError(
                 f"unknown mask generator {name!r} in spec {spec!r}; expected {expected}"
             )
         generators.append(_NAMED_GENERATORS[name]())
+        if not plus:
+            break
     return generators[0] if len(generators) == 1 else UnionMask(generators)
 
 
@@ -543,8 +550,9 @@ def sample_mask(generator, height, width, seed, index):
 
     The same ``(seed, index)`` always gives the same mask, independent of what was drawn
     before, so a data pipeline restarted at element ``index`` reproduces its masks. `seed` and
-    `index` must be non-negative integers (NumPy scalars are fine, as passed by
-    ``tf.numpy_function``).
+    `index` must be non-negative integers and `height`, `width` positive integers (NumPy
+    integer scalars are fine, as passed by ``tf.numpy_function``); anything else, e.g. a
+    float that would be truncated, is a ValueError.
 
     Example:
     >>> a = sample_mask(FreeFormMask(), 64, 64, seed=3, index=7)
@@ -552,8 +560,12 @@ def sample_mask(generator, height, width, seed, index):
     >>> bool((a == b).all())
     True
     """
-    rng = np.random.default_rng([int(seed), int(index)])
-    return generator(int(height), int(width), rng)
+    height, width = _check_size(height, width)
+    keys = [
+        _check_number("sample_mask", name, value, 0, integer=True)
+        for name, value in (("seed", seed), ("index", index))
+    ]
+    return generator(height, width, np.random.default_rng([int(key) for key in keys]))
 
 
 def hole_ratio(mask):
@@ -654,17 +666,42 @@ def _check_size(height, width):
     return int(height), int(width)
 
 
-def _check_range(name, lowest_value, highest_value, lowest):
-    if not lowest <= lowest_value <= highest_value:
+def _check_number(owner, name, value, low=-math.inf, high=math.inf, bounds="[)", integer=False):
+    """`value` if it is a finite real number (an integer when `integer`; never a bool or a
+    string) in the interval from `low` to `high`, `bounds` giving its brackets ("[" closed, "("
+    open); otherwise a ValueError naming `owner`'s argument `name` and the value received.
+
+    Checked at construction so that a bad argument fails there, not deep inside NumPy or
+    OpenCV at the first call (or never, giving empty or full masks).
+    """
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    valid = (
+        isinstance(value, kinds)
+        and not isinstance(value, bool)
+        and abs(value) < math.inf  # also False for NaN
+        and (low <= value if bounds[0] == "[" else low < value)
+        and (value <= high if bounds[1] == "]" else value < high)
+    )
+    if not valid:
+        kind = "an integer" if integer else "a finite number"
         raise ValueError(
-            f"expected {lowest} <= min_{name} <= max_{name}, received min_{name}={lowest_value}, "
-            f"max_{name}={highest_value}"
+            f"{owner} {name} must be {kind} in {bounds[0]}{low}, {high}{bounds[1]}, "
+            f"received {value!r}"
         )
+    return value
 
 
-def _check_probability(probability):
-    if not 0.0 <= probability <= 1.0:
-        raise ValueError(f"flip_probability must be in [0, 1], received {probability}")
+def _check_range(
+    owner, name, low_value, high_value, low, high=math.inf, bounds="[)", integer=False
+):
+    """`_check_number` for the pair ``min_NAME``, ``max_NAME``, which must also be ordered."""
+    for end, value in (("min", low_value), ("max", high_value)):
+        _check_number(owner, f"{end}_{name}", value, low, high, bounds, integer)
+    if low_value > high_value:
+        raise ValueError(
+            f"{owner} needs min_{name} <= max_{name}, received min_{name}={low_value!r}, "
+            f"max_{name}={high_value!r}"
+        )
 
 
 def _scaled_width(width_at_reference, height, width):

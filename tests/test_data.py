@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 
 import numpy as np
 import pytest
@@ -295,3 +296,88 @@ def test_distributed_dataset_has_static_shapes(photos):
     batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
     assert set(batch) == {"image", "mask"}
     assert batch["image"].shape == (2, SIZE, SIZE, 3) and batch["mask"].shape == (2, SIZE, SIZE, 1)
+
+
+def test_folder_error_names_only_its_own_files(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "zero").mkdir()
+    for name in ("x.jpg", "y.png"):
+        (tmp_path / "broken" / name).write_bytes(b"definitely not an image")
+    (tmp_path / "zero" / "zero.png").write_bytes(b"")
+    with pytest.warns(data.UnreadableImageWarning):
+        with pytest.raises(ValueError, match="none of the 2 image files"):
+            data.make_dataset(tmp_path / "broken", masks=StripeMask())
+        with pytest.raises(ValueError) as error:
+            data.make_dataset(tmp_path / "zero", masks=StripeMask())
+    message = str(error.value)
+    assert "could be read; 1 unreadable image file was skipped:" in message
+    assert "zero.png" in message and "x.jpg" not in message
+    report = data.skipped_files_report()
+    assert report.startswith("1 unreadable image file was skipped") and "y.png" not in report
+
+
+def test_one_pass_smaller_than_a_batch(photos):
+    root, _ = photos
+    with pytest.raises(ValueError, match=r"holds 10 images, 2 from start_index=8: fewer than "
+                                         r"batch_size=4, so with repeat=False and drop_rem"):
+        data.make_dataset(root, batch_size=4, start_index=8, repeat=False, masks=StripeMask())
+
+
+@IGNORE_SKIP_WARNINGS
+def test_custom_mask_output_is_checked(photos):
+    root, _ = photos
+
+    def make(generator):
+        return data.make_dataset(root, image_size=SIZE, batch_size=2, masks=generator)
+
+    with pytest.raises(ValueError, match=r"must return values 0 and 1 .*received values \[255\]"):
+        make(lambda h, w, rng: np.full((h, w, 1), 255, np.uint8))
+    with pytest.raises(ValueError, match=r"\(16, 16\), received shape \(16, 16, 3\)"):
+        make(lambda h, w, rng: np.zeros((h, w, 3), np.float32))
+    mask = _take(make(lambda h, w, rng: rng.random((h, w)) < 0.5), 1)[0]["mask"]  # bool (H, W)
+    assert mask.shape == (2, SIZE, SIZE, 1) and set(np.unique(mask)) == {0.0, 1.0}
+
+
+@IGNORE_SKIP_WARNINGS
+def test_irregular_masks_one_pixel_high(photos):
+    root, _ = photos
+    dataset = data.make_dataset(root, image_size=(1, 64), batch_size=8, masks="irregular")
+    assert _take(dataset, 1)[0]["mask"].shape == (8, 1, 64, 1)
+
+
+@pytest.mark.parametrize("scale_range", [2, (1.0, "2"), (2.0, 1.0), (1.0, float("inf"))])
+def test_bad_scale_range(photos, scale_range):
+    expected = f"with 1 <= low <= high, received {scale_range!r}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        data.make_dataset(photos[0], scale_range=scale_range, masks=StripeMask())
+
+
+def test_tfds_unknown_split_fails_before_preparing(tmp_path, monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    class TinyImages(tfds.core.GeneratorBasedBuilder):
+        """Three 8x8 images in a "train" split, prepared locally (nothing to download)."""
+
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(8, 8, 3))})
+            return tfds.core.DatasetInfo(builder=self, features=features)
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            for index in range(3):
+                yield index, {"image": np.full((8, 8, 3), index, np.uint8)}
+
+    TinyImages(data_dir=tmp_path).download_and_prepare()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("download_and_prepare called before the split was checked")
+
+    monkeypatch.setattr(TinyImages, "download_and_prepare", refuse)
+    with pytest.raises(ValueError, match=r"'tiny_images' has no split 'nosuchsplit'; its splits "
+                                         r"are \['train'\]"):
+        data.make_dataset("tfds:tiny_images", split="nosuchsplit", data_dir=str(tmp_path),
+                          masks=StripeMask())

@@ -241,3 +241,50 @@ def test_folder_mask_empty_or_missing_folder(tmp_path):
         masks.FolderMask(str(tmp_path))
     with pytest.raises(ValueError, match="does not exist"):
         masks.FolderMask(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+@pytest.mark.parametrize("size", [(1, 64), (64, 1), (1, 1)])
+def test_sides_of_one_pixel(name, size):
+    for index in range(30):  # IrregularMask's arcs failed in most draws
+        assert masks.sample_mask(GENERATORS[name], *size, 0, index).shape == (*size, 1)
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: masks.BlobMask(num_points=2), "BlobMask num_points must be an integer in [3, "),
+        (lambda: masks.BlobMask(num_harmonics=-1), "BlobMask num_harmonics must be an integer"),
+        (lambda: masks.BlobMask(roughness=-1), "BlobMask roughness must be a finite number in"),
+        (lambda: masks.FreeFormMask(angle_range=-1), "FreeFormMask angle_range must be"),
+        (lambda: masks.FreeFormMask(max_strokes=float("inf")), "max_strokes must be an integer"),
+        (lambda: masks.FreeFormMask(min_strokes=1.5), "received 1.5"),
+        (lambda: masks.FreeFormMask(flip_probability=2), "flip_probability must be a finite"),
+        (lambda: masks.IrregularMask(4.5, 6.5), "IrregularMask min_shapes must be an integer"),
+        (lambda: masks.FolderMask(".", threshold=1), "threshold must be a finite number in [0.0"),
+        (lambda: masks.FolderMask(".", threshold=-1), "FolderMask threshold"),
+        (lambda: masks.CenterMask(0), "CenterMask fraction must be a finite number in (0.0, 1.0]"),
+        (lambda: masks.RectangleMask("0.3", "0.5"), "min_size must be a finite number"),
+        (lambda: masks.RectangleMask(0.6, 0.5), "needs min_size <= max_size, received min_size"),
+    ],
+)
+def test_bad_constructor_arguments(make, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        make()
+
+
+def test_sample_mask_refuses_non_integers():
+    generator = masks.CenterMask()
+    with pytest.raises(ValueError, match=re.escape("positive integers, received (64.7, 64)")):
+        masks.sample_mask(generator, 64.7, 64, 1, 0)
+    with pytest.raises(ValueError, match="sample_mask seed must be an integer in .0, inf., rece"):
+        masks.sample_mask(generator, 64, 64, 1.5, 0)
+    with pytest.raises(ValueError, match="sample_mask index must be an integer .*received -1"):
+        masks.sample_mask(generator, 64, 64, 0, -1)
+    assert masks.sample_mask(generator, np.int64(4), 4, np.int64(1), np.int32(2)).shape == (4, 4, 1)
+
+
+@pytest.mark.parametrize("spec", ["rectangle+", "+blob", "rectangle++blob"])
+def test_empty_name_in_spec(spec):
+    with pytest.raises(ValueError, match=re.escape(f"unknown mask generator '' in spec '{spec}'")):
+        masks.get_mask_generator(spec)
