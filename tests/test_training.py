@@ -237,9 +237,11 @@ def test_mirrored_step_matches_single_replica(tmp_path):
     assert int(result["replicas"]) == 2
     count = sum(1 for key in result.files if key.startswith("default_"))
     assert count > 0
+    # Summing over two replicas changes the order of float32 additions: measured up to 2.1e-6
+    # apart on a loaded machine, far below one step's change of the weights.
     for index in range(count):
         np.testing.assert_allclose(result[f"default_{index}"], result[f"mirrored_{index}"],
-                                   rtol=1e-5, atol=1e-6)
+                                   rtol=1e-5, atol=5e-6)
 
 
 def free_port():
