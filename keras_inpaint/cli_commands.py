@@ -308,8 +308,8 @@ def run_inpaint(args):
         args.mask_threshold = inference.DEFAULT_MASK_THRESHOLD
     get_postprocessor(args.postprocess)  # raises for an unknown name, before any image
     outputs = {"-o": args.output, "--compare": args.compare}
+    _check_distinct({"IMAGE": args.image, "MASK": args.mask, **outputs})  # never overwrite input
     if os.path.isdir(args.image):
-        _check_distinct(outputs)
         _inpaint_folder(args, inference.resolve_model(args.model))
     else:
         _prepare_output_files(outputs, images=tuple(outputs))

@@ -167,6 +167,13 @@ def test_inpaint_refuses_the_same_file_for_result_and_comparison(capsys, tmp_pat
                         "--model", "telea")
     assert_one_line_error(code, err, "inpaint", f"-o and --compare name the same path '{out}'")
     assert not out.exists()
+    before = image.read_bytes()
+    code, err = run_cli(capsys, "inpaint", image, mask, "-o", image, "--model", "telea")
+    assert_one_line_error(code, err, "inpaint", f"IMAGE and -o name the same path '{image}'")
+    assert image.read_bytes() == before
+    code, err = run_cli(capsys, "inpaint", image.parent, mask.parent, "-o", image.parent,
+                        "--model", "telea")
+    assert_one_line_error(code, err, "inpaint", "IMAGE and -o name the same path")
 
 
 @pytest.mark.parametrize("output", ["{tmp}", "{tmp}/results/", "{tmp}/result"])
