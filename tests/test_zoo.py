@@ -130,6 +130,18 @@ def test_load_names_unknown_and_architecture_arguments(preset, zoo_root):
         zoo.load("gated_conv", weights=None, depth=3)  # no preset here: the class's arguments
 
 
+def test_load_in_mixed_precision_keeps_the_trained_weights(preset):
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        reference = zoo.load(preset)  # the preset's policy, whatever the global one
+    finally:
+        keras.config.set_dtype_policy("float32")
+    mixed = zoo.load(preset, dtype="mixed_float16")
+    assert reference.dtype_policy.name == "float32"
+    assert mixed.dtype_policy.name == "mixed_float16"
+    assert_same_weights(mixed, reference)  # float32 variables, the preset's values
+
+
 def test_untrained_entry_needs_weights_none(zoo_root):
     with pytest.raises(ValueError, match=r"no trained weights yet; zoo.load\('gated_conv', "
                                          r"weights=None\)"):
