@@ -50,6 +50,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from keras_inpaint import masks as masks_lib
+from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.masks import load_mask
 
 __all__ = [
@@ -653,13 +654,14 @@ def _to_rgb(image):
 
 def _image_size(image_size):
     """(height, width) from an int or a pair of positive ints."""
-    if _is_int(image_size):
+    if is_finite_number(image_size, integer=True):
         sides = (image_size, image_size)
     elif isinstance(image_size, (tuple, list)):
         sides = tuple(image_size)
     else:
         sides = ()
-    if len(sides) != 2 or not all(_is_int(side) and side > 0 for side in sides):
+    positive = all(is_finite_number(side, integer=True) and side > 0 for side in sides)
+    if len(sides) != 2 or not positive:
         raise ValueError(
             f"image_size must be a positive int or (height, width), received {image_size!r}"
         )
@@ -669,7 +671,8 @@ def _image_size(image_size):
 def _scale_range(scale_range):
     """(low, high) from a pair of finite numbers with ``1 <= low <= high``."""
     pair = tuple(scale_range) if isinstance(scale_range, (tuple, list)) else ()
-    if len(pair) != 2 or not all(_is_number(end) for end in pair) or not 1 <= pair[0] <= pair[1]:
+    numbers = len(pair) == 2 and all(is_finite_number(end) for end in pair)
+    if not numbers or not 1 <= pair[0] <= pair[1]:
         raise ValueError(
             "scale_range must be a pair (low, high) of finite numbers with 1 <= low <= high, "
             f"received {scale_range!r}"
@@ -678,15 +681,6 @@ def _scale_range(scale_range):
 
 
 def _checked_int(name, value, minimum):
-    if not _is_int(value) or value < minimum:
+    if not is_finite_number(value, integer=True) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, received {value!r}")
     return int(value)
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    real = isinstance(value, (int, float, np.integer, np.floating))
-    return real and not isinstance(value, bool) and abs(value) < math.inf  # rejects NaN too

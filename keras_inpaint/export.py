@@ -234,9 +234,11 @@ def _decode_photo(encoded):
     import tensorflow as tf
 
     values = _decode(encoded, "image_bytes")
-    rounded = _to_levels(_fractions(values))
-    top_bits = tf.cast(tf.bitwise.right_shift(values, 8), tf.uint8)
-    return _colour(tf.where(tf.shape(values)[-1] == 1, rounded, top_bits))
+    return _colour(tf.cond(
+        tf.shape(values)[-1] == 1,
+        lambda: _to_levels(_fractions(values)),
+        lambda: tf.cast(tf.bitwise.right_shift(values, 8), tf.uint8),
+    ))
 
 
 def _decode_hole(encoded):

@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from keras_inpaint.arguments import is_finite_number
+
 REFERENCE_SIZE = 256
 """Image side (pixels) at which the papers' stroke widths are given; widths scale from it."""
 
@@ -674,11 +676,8 @@ def _check_number(owner, name, value, low=-math.inf, high=math.inf, bounds="[)",
     Checked at construction so that a bad argument fails there, not deep inside NumPy or
     OpenCV at the first call (or never, giving empty or full masks).
     """
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     valid = (
-        isinstance(value, kinds)
-        and not isinstance(value, bool)
-        and abs(value) < math.inf  # also False for NaN
+        is_finite_number(value, integer=integer)
         and (low <= value if bounds[0] == "[" else low < value)
         and (value <= high if bounds[1] == "]" else value < high)
     )

@@ -1,12 +1,11 @@
 """Contextual attention (Yu et al., CVPR 2018), batched, one mask per sample."""
 
-import math
-import numbers
-
 import keras
 import tensorflow as tf
 
+from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers.flow_colors import flow_to_color
+from keras_inpaint.layers.shape_checks import check_same_dims
 
 PATCH_NORM_FLOOR = 1e-4
 """Background patches are divided by max(l2 norm, this), as in the authors' code."""
@@ -139,8 +138,7 @@ class ContextualAttention(keras.layers.Layer):
                 f"received {paste_normalization!r}"
             )
         # NaN, infinite, zero or negative scales give NaN, uniform or inverted attention.
-        real = isinstance(softmax_scale, numbers.Real) and not isinstance(softmax_scale, bool)
-        if not (real and math.isfinite(softmax_scale) and softmax_scale > 0):
+        if not (is_finite_number(softmax_scale) and softmax_scale > 0):
             raise ValueError(
                 f"softmax_scale must be a finite number > 0, received {softmax_scale!r}"
             )
@@ -201,7 +199,7 @@ class ContextualAttention(keras.layers.Layer):
 
     def _check_inputs(self, foreground, background, mask):
         """Raise ValueError on shapes that cannot work; return the inputs, behind run-time
-        checks of the sizes unknown until then (see `_check_same_dims`)."""
+        checks of the sizes unknown until then (see `check_same_dims`)."""
         for name, tensor in (("foreground", foreground), ("background", background)):
             if len(tensor.shape) != 4:
                 raise ValueError(
@@ -213,7 +211,7 @@ class ContextualAttention(keras.layers.Layer):
                 "foreground must have a known number of channels, "
                 f"received shape {tuple(foreground.shape)}"
             )
-        background = _check_same_dims(
+        background = check_same_dims(
             background,
             foreground,
             4,
@@ -226,7 +224,7 @@ class ContextualAttention(keras.layers.Layer):
                     "mask must have shape [batch, height, width, 1] (1 = hole), "
                     f"received shape {tuple(mask.shape)}"
                 )
-            mask = _check_same_dims(
+            mask = check_same_dims(
                 mask,
                 foreground,
                 3,
@@ -293,27 +291,6 @@ class ContextualAttention(keras.layers.Layer):
             }
         )
         return config
-
-
-def _check_same_dims(tensor, reference, rank, message):
-    """Raise ValueError(message) unless the first `rank` dimensions of both tensors agree.
-
-    Dimensions unknown until run time (a `tf.function` traced with None dimensions) are
-    compared there by a TF assertion failing with the same message (InvalidArgumentError), and
-    `tensor` is returned behind it, so that nothing computed from it runs first (and fails with
-    a less telling shape error, or broadcasts a batch of 1 silently). Fully known shapes add no
-    assertion. XLA ignores assertions.
-    """
-    static, expected = tuple(tensor.shape[:rank]), tuple(reference.shape[:rank])
-    if any(a is not None and b is not None and a != b for a, b in zip(static, expected)):
-        raise ValueError(message)
-    if None not in static + expected:
-        return tensor
-    check = tf.debugging.assert_equal(
-        tf.shape(reference)[:rank], tf.shape(tensor)[:rank], message=message, summarize=rank
-    )
-    with tf.control_dependencies([check]):
-        return tf.identity(tensor)
 
 
 def _extract_patches(images, size, stride):

@@ -1,8 +1,9 @@
 """Partial convolution (Liu et al. 2018)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+from keras_inpaint.layers.shape_checks import check_same_dims
 
 MASK_COMPUTE_DTYPE = "float32"
 
@@ -110,7 +111,7 @@ class PartialConv2D(keras.layers.Conv2D):
 
     def _check_shapes(self, x, mask):
         """Raise ValueError on shapes that cannot work; return `mask` (checked at run time where
-        its batch, height or width is unknown before, see `_check_same_size`)."""
+        its batch, height or width is unknown before, see `check_same_dims`)."""
         x_shape = tuple(x.shape)
         if len(x_shape) != 4:
             raise ValueError(
@@ -129,7 +130,7 @@ class PartialConv2D(keras.layers.Conv2D):
             f"mask must have the batch, height and width of x {x_shape}, "
             f"received shape {mask_shape}"
         )
-        mask = _check_same_size(x, mask, message)
+        mask = check_same_dims(mask, x, 3, message)
         channels = x_shape[-1] if self.multi_channel else 1
         if mask_shape[-1] is not None and channels is not None and mask_shape[-1] != channels:
             raise ValueError(
@@ -189,22 +190,3 @@ class PartialConv2D(keras.layers.Conv2D):
             config.pop(fixed_by_this_layer)
         config["multi_channel"] = self.multi_channel
         return config
-
-
-def _check_same_size(x, mask, message):
-    """Raise ValueError(message) unless `mask` has the batch, height and width of `x`.
-
-    Sizes unknown until run time (a `tf.function` traced with None dimensions) are compared
-    there by a TF assertion failing with the same message (InvalidArgumentError), and `mask` is
-    returned behind it, so that nothing computed from it runs first (and fails with a less
-    telling shape error, or broadcasts a batch of 1 silently). Fully known shapes and Keras
-    symbolic tensors (they have no run time) add no assertion. XLA ignores assertions.
-    """
-    x_size, mask_size = tuple(x.shape[:3]), tuple(mask.shape[:3])
-    if any(a is not None and b is not None and a != b for a, b in zip(x_size, mask_size)):
-        raise ValueError(message)
-    if None not in x_size + mask_size or isinstance(x, keras.KerasTensor):
-        return mask
-    check = tf.debugging.assert_equal(tf.shape(x)[:3], tf.shape(mask)[:3], message=message)
-    with tf.control_dependencies([check]):
-        return tf.identity(mask)

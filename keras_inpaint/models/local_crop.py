@@ -16,6 +16,8 @@ batch); here every sample gets its own window, computed with TensorFlow ops so t
 inside a compiled, distributed `train_step`.
 """
 
+import functools
+
 import tensorflow as tf
 from keras import ops
 
@@ -141,7 +143,7 @@ def mirror_to_min_size(images, smallest):
     ``j = i mod 2s``, row ``i`` of the result is row ``j`` of the image, or row ``2s - 1 - j``
     in the mirrored half (``j >= s``). One gather per axis builds that for any s >= 1, tiny or
     unknown until run time, in place of ``ceil(log2(smallest / s))`` paddings. Sides of at
-    least `smallest` keep their pixels bit for bit (statically known ones are not gathered).
+    least `smallest` are not gathered (a `tf.cond` where the side is known at run time only).
 
     Args:
         images: [B, H, W, C]; H and W may be unknown until run time.
@@ -163,12 +165,23 @@ def mirror_to_min_size(images, smallest):
     """
     images = check_min_size(images, 1, "images must be at least 1x1 pixels to be mirrored")
     for axis in (1, 2):
-        if images.shape[axis] is not None and images.shape[axis] >= smallest:
-            continue
-        side = tf.shape(images)[axis]
-        index = tf.range(tf.maximum(side, smallest)) % (2 * side)
-        images = tf.gather(images, tf.minimum(index, 2 * side - 1 - index), axis=axis)
+        static = images.shape[axis]
+        if static is None:  # known at run time only: gather only when it is short
+            images = tf.cond(
+                tf.shape(images)[axis] < smallest,
+                functools.partial(_mirror_axis, images, axis, smallest),
+                functools.partial(tf.identity, images),
+            )
+        elif static < smallest:
+            images = _mirror_axis(images, axis, smallest)
     return images
+
+
+def _mirror_axis(images, axis, smallest):
+    """`images` extended along `axis` to `smallest` (see `mirror_to_min_size`)."""
+    side = tf.shape(images)[axis]
+    index = tf.range(tf.maximum(side, smallest)) % (2 * side)
+    return tf.gather(images, tf.minimum(index, 2 * side - 1 - index), axis=axis)
 
 
 def check_min_size(images, smallest, message):
