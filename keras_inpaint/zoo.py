@@ -770,13 +770,26 @@ def _check_scores(scores):
 def _initialisation(run):
     """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) started:
     for a run directory (or its ``model.keras``) the source run's command, steps, training time
-    and own initialisation, followed back; otherwise (a zoo name, a file) just the source."""
+    and own initialisation, followed back; for a zoo name or a preset folder the same from the
+    preset's metadata, with its weights' sha256 (a name's preset may be re-published later);
+    otherwise (a ``.keras`` file) just the source."""
     source = run.get("init_from")
     if source is None:
         return None
-    folder = Path(source).parent if Path(source).name == "model.keras" else Path(source)
+    if source in ENTRIES or source in ALIASES:
+        folder = get_entry(source).preset_dir
+    else:
+        folder = Path(source).parent if Path(source).name == "model.keras" else Path(source)
     if not (folder / "run.json").is_file():
-        return {"source": source}
+        preset = read_metadata(folder)
+        if "command" not in preset:
+            return {"source": source}
+        return {
+            "source": source,
+            "sha256": preset.get("sha256"),
+            **{key: preset.get(key) for key in ("command", "steps", "training_time")},
+            "initialised_from": preset.get("initialised_from"),
+        }
     source_run, timing = _run_record(folder)
     return {
         "source": source,

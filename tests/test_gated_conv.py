@@ -166,6 +166,20 @@ def test_adversarial_weight_zero_trains_the_generator_on_l1_alone():
         results["generator_loss"], results["coarse_l1"] + results["refined_l1"], rtol=1e-6)
 
 
+def test_known_l1_weight_weights_the_l1_terms_known_pixels():
+    model = GatedConvInpainter(**TINY, known_l1_weight=0.25, adversarial_weight=0)
+    model.compile()
+    batch = make_batch()
+    coarse, refined, _ = model.generate_stages(batch["image"], batch["mask"], training=True)
+    target = batch["image"] * 2 - 1
+    weights = batch["mask"] + 0.25 * (1 - batch["mask"])  # NumPy, [B, H, W, 1] over channels
+    results = {k: float(v) for k, v in model.train_step(batch).items()}
+    for name, stage in (("coarse_l1", coarse), ("refined_l1", refined)):
+        expected = np.mean(weights * np.abs(target - (np.asarray(stage) * 2 - 1)))
+        np.testing.assert_allclose(results[name], expected, rtol=1e-4)
+    assert GatedConvInpainter.from_config(model.get_config()).known_l1_weight == 0.25
+
+
 def test_config_and_keras_file_round_trip(model, tmp_path):
     config = model.get_config()
     assert config["width"] == 4 and config["reference_compatibility"] is False
@@ -215,7 +229,17 @@ def test_reference_compatibility_switches_resizing_and_paste_normalization():
     assert np.isfinite(np.asarray(model(make_batch()))).all()
 
 
-@pytest.mark.parametrize("kwargs", [{"width": 6}, {"width": 0}, {"guidance_channels": -1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"width": 6},
+        {"width": 0},
+        {"guidance_channels": -1},
+        {"known_l1_weight": -0.5},
+        {"known_l1_weight": float("nan")},
+        {"known_l1_weight": "1"},
+    ],
+)
 def test_invalid_arguments(kwargs):
-    with pytest.raises(ValueError, match="width|guidance_channels"):
+    with pytest.raises(ValueError, match="width|guidance_channels|known_l1_weight"):
         GatedConvInpainter(**{**TINY, **kwargs})

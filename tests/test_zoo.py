@@ -318,7 +318,17 @@ def test_publish_records_where_a_fine_tuned_run_started(run_dir, photo_folder, t
                    image_size=16, batch_size=2, steps=1, overrides={"width": 3},
                    init_from=tmp_path / "presets" / "toy", verbose=0)
     from_preset = zoo.read_metadata(zoo.publish(tmp_path / "from_zoo", tmp_path / "p2" / "toy"))
-    assert from_preset["initialised_from"] == {"source": str(tmp_path / "presets" / "toy")}
+    # a preset's own record continues the chain, with the weights it started from
+    assert from_preset["initialised_from"] == {
+        "source": str(tmp_path / "presets" / "toy"),
+        "sha256": metadata["sha256"],
+        "command": metadata["command"],
+        "steps": 1,
+        "training_time": metadata["training_time"],
+        "initialised_from": chain,
+    }
+    card = (tmp_path / "p2" / "toy" / "README.md").read_text()
+    assert card.count("- Fine-tuned from: `") == 3
 
 
 def test_tampered_weights_are_refused(preset, tmp_path):

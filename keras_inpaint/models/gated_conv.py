@@ -4,8 +4,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers import ContextualAttention, GatedConv2D
 from keras_inpaint.losses.adversarial import hinge_discriminator_loss, hinge_generator_loss
+from keras_inpaint.losses.reconstruction import masked_l1
 from keras_inpaint.models.base import (
     InpaintingModel,
     binarize_mask,
@@ -73,7 +75,8 @@ class GatedConvInpainter(InpaintingModel):
       `discriminator_width` is given, leaky ReLU 0.2, flattened patch scores.
 
     Losses (images in [-1, 1], mean over every element):
-        L_G = l1_weight * (mean|x - y1| + mean|x - y2|) + adversarial_weight * L_adv
+        L_G = l1_weight * (mean(w * |x - y1|) + mean(w * |x - y2|)) + adversarial_weight * L_adv
+        w = m + known_l1_weight * (1 - m)         (known_l1_weight = 1, the paper: w = 1)
         L_adv = -mean(D(x_hat)),  x_hat = y2 * m + x * (1 - m)           (hinge, eq. 2)
         L_D = mean(relu(1 - D(x))) + mean(relu(1 + D(x_hat)))            (eq. 2)
     with weights 1 : 1 (section 4), Adam with learning rate 1e-4, beta_1 0.5 and beta_2
@@ -124,6 +127,11 @@ class GatedConvInpainter(InpaintingModel):
         guidance_channels: extra user-guidance input channels (0 = none; the paper's sketch
             channel is 1).
         l1_weight: weight of the two pixel-wise L1 terms (1, section 4).
+        known_l1_weight: weight of the known pixels in the L1 terms, relative to the hole's
+            (1, the paper: every pixel alike). Only hole pixels reach a completed image
+            (both stages' outputs are pasted into the known pixels), and an L1 gradient has the
+            same size however small a pixel's error, so below 1 the generator spends its
+            updates on the hole; 0 is a hole-only L1 (not in the paper; a fine-tuning option).
         adversarial_weight: weight of the SN-PatchGAN generator loss (1, section 4); 0 trains
             the generator on the L1 terms alone and skips the discriminator (its losses are
             reported as 0), e.g. to fine-tune for PSNR.
@@ -161,6 +169,7 @@ class GatedConvInpainter(InpaintingModel):
         width=48,
         guidance_channels=0,
         l1_weight=1.0,
+        known_l1_weight=1.0,
         adversarial_weight=1.0,
         learning_rate=1e-4,
         beta_1=0.5,
@@ -181,9 +190,14 @@ class GatedConvInpainter(InpaintingModel):
             raise ValueError(
                 f"guidance_channels must be a non-negative int, received {guidance_channels!r}"
             )
+        if not is_finite_number(known_l1_weight) or known_l1_weight < 0:
+            raise ValueError(
+                f"known_l1_weight must be a finite number >= 0, received {known_l1_weight!r}"
+            )
         self.width = width
         self.guidance_channels = guidance_channels
         self.l1_weight = l1_weight
+        self.known_l1_weight = known_l1_weight
         self.adversarial_weight = adversarial_weight
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
@@ -372,8 +386,9 @@ class GatedConvInpainter(InpaintingModel):
         adversarial = bool(self.adversarial_weight)
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             coarse, refined, _ = self._run_generator(target, mask, guidance, training=True)
-            coarse_l1 = ops.mean(ops.abs(target - coarse))
-            refined_l1 = ops.mean(ops.abs(target - refined))
+            pixel_weights = mask + self.known_l1_weight * (1.0 - mask)
+            coarse_l1 = masked_l1(target, coarse, pixel_weights)
+            refined_l1 = masked_l1(target, refined, pixel_weights)
             if adversarial:
                 discriminator_loss, generator_adversarial = self._adversarial_losses(
                     target, refined, mask, guidance
@@ -430,6 +445,7 @@ class GatedConvInpainter(InpaintingModel):
                 "width": self.width,
                 "guidance_channels": self.guidance_channels,
                 "l1_weight": self.l1_weight,
+                "known_l1_weight": self.known_l1_weight,
                 "adversarial_weight": self.adversarial_weight,
                 "learning_rate": self.learning_rate,
                 "beta_1": self.beta_1,
