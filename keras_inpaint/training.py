@@ -48,6 +48,7 @@ import tensorflow as tf
 from keras_inpaint import data as inpaint_data
 from keras_inpaint import zoo
 from keras_inpaint.models import get_model_class
+from keras_inpaint.models.base import dtype_policy_scope
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 TIMING_FILE = "timing.json"
@@ -258,7 +259,9 @@ def train(
         batch_size: global batch size (split across replicas).
         steps: total optimisation steps of the run (a resumed run continues up to it).
         masks: mask generator spec; the model's ``default_masks`` when None.
-        mixed_precision: None, "float16" or "bfloat16".
+        mixed_precision: None (the global dtype policy), "float16" or "bfloat16": the run
+            builds and trains the model under Keras' ``mixed_float16`` or
+            ``mixed_bfloat16`` policy and restores the global policy when it returns.
         strategy: "default", "mirrored" or "multi-worker".
         resume: continue from the latest checkpoint in ``output``.
         jit_compile: compile each replica's train step with XLA.
@@ -281,18 +284,12 @@ def train(
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"output must be a run directory, received the file {str(output)!r}")
-    overrides = dict(overrides or {})
-    if mixed_precision is not None:
-        if mixed_precision not in MIXED_PRECISION_POLICIES:
-            raise ValueError(
-                f"mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
-                f"received {mixed_precision!r}"
-            )
-        keras.config.set_dtype_policy(MIXED_PRECISION_POLICIES[mixed_precision])
+    policy = _mixed_precision_policy(mixed_precision)
     model_class = _model_class(model)
     _check_tfds_name(data)
     masks = masks or model_class.default_masks
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    overrides = dict(overrides or {})
     run_config = {
         "model": model,
         "overrides": overrides,
@@ -312,93 +309,125 @@ def train(
     if chief:
         _check_run_config(output / "run.json", run_config, resume)
 
-    keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
-    with strategy.scope():
-        net = model_class(image_size=size, **overrides)
-        net.compile()
-    checkpoint = tf.train.Checkpoint(
-        model=net,
-        # Random-number state (e.g. latent draws, gradient-penalty mixing) resumes exactly too.
-        seed_generator_states=[
-            v for v in net.variables if v.path.endswith("seed_generator_state")
-        ],
-        **{
-            name: optimizer
-            for name, optimizer in (
-                ("generator_optimizer", net.generator_optimizer),
-                ("discriminator_optimizer", net.discriminator_optimizer),
-            )
-            if optimizer is not None
-        },
-    )
-    checkpoint_dir = output / "checkpoints"
-    if not chief:  # every worker writes (the save is collective); only the chief's is kept
-        checkpoint_dir = Path(tempfile.mkdtemp(prefix="worker-checkpoints-"))
-    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
-    if resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    elif init_from is not None:
-        _initialise_weights(net, init_from)
-    start = int(net.train_steps.numpy())
-    dataset = inpaint_data.make_dataset(
-        data,
-        image_size=size,
-        batch_size=batch_size,
-        masks=masks,
-        seed=seed,
-        start_index=start * batch_size,
-    )
-    output.mkdir(parents=True, exist_ok=True)
-    if chief:
-        _write_run_config(output / "run.json", run_config)
-    if verbose and start:
-        print(f"Resuming {output} at step {start}")
-    with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
-        iterator = iter(strategy.experimental_distribute_dataset(dataset))
-        replica_step = net.train_step
-        if jit_compile:
-            replica_step = tf.function(net.train_step, jit_compile=True)
-
-        @tf.function
-        def distributed_step(batch):
-            results = strategy.run(replica_step, args=(batch,))
-            return {
-                name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in results.items()
-            }
-
-        writer = tf.summary.create_file_writer(str(output / "logs")) if chief else None
-        clock = _SessionClock(output / TIMING_FILE, start, resume) if chief else None
-        progress = None
-        if verbose:
-            progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
-            progress.update(start)
-        step = start
-        while step < steps:
-            batch = next(iterator)
-            results = distributed_step(batch)
-            step += 1
-            values = {name: float(value) for name, value in results.items()}
-            if progress is not None:
-                progress.update(step, list(values.items()), finalize=step == steps)
-            if step % log_every == 0 or step == steps:
-                _write_scalars(writer, values, step)
-                for tracker in net.loss_trackers.values():
-                    tracker.reset_state()
-            if step % image_every == 0 or step == steps:
-                _write_images(writer, net, batch, strategy, step)
-            if step % checkpoint_every == 0 or step == steps:
-                manager.save(checkpoint_number=step)
-                if clock is not None:
-                    clock.record(step)
+    with dtype_policy_scope(policy):
+        keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
+        with strategy.scope():
+            net = model_class(image_size=size, **overrides)
+            net.compile()
+        checkpoint_dir = output / "checkpoints"
+        if not chief:  # every worker writes (the save is collective); only the chief's is kept
+            checkpoint_dir = Path(tempfile.mkdtemp(prefix="worker-checkpoints-"))
+        manager = tf.train.CheckpointManager(_checkpoint(net), str(checkpoint_dir),
+                                             max_to_keep=2)
+        if resume and manager.latest_checkpoint:
+            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        elif init_from is not None:
+            _initialise_weights(net, init_from)
+        start = int(net.train_steps.numpy())
+        dataset = inpaint_data.make_dataset(
+            data,
+            image_size=size,
+            batch_size=batch_size,
+            masks=masks,
+            seed=seed,
+            start_index=start * batch_size,
+        )
+        output.mkdir(parents=True, exist_ok=True)
         if chief:
-            _atomic_save(net, output)
+            _write_run_config(output / "run.json", run_config)
+        if verbose and start:
+            print(f"Resuming {output} at step {start}")
+        with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
+            _run_steps(
+                net, strategy, dataset, manager, output if chief else None, start, steps,
+                jit_compile=jit_compile, verbose=verbose, resume=resume,
+                intervals=(checkpoint_every, log_every, image_every),
+            )
     if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     report = inpaint_data.skipped_files_report()
     if report and verbose:
         print(report)
     return net
+
+
+def _mixed_precision_policy(mixed_precision):
+    """The dtype policy a run builds its model under: the global one, or a mixed one."""
+    if mixed_precision is None:
+        return keras.config.dtype_policy()
+    if mixed_precision not in MIXED_PRECISION_POLICIES:
+        raise ValueError(
+            f"mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
+            f"received {mixed_precision!r}"
+        )
+    return MIXED_PRECISION_POLICIES[mixed_precision]
+
+
+def _checkpoint(net):
+    """What a checkpoint holds: the model (with its step counter), its random-number generator
+    states (latent draws, gradient-penalty mixing resume exactly too) and its optimizers."""
+    optimizers = {
+        name: optimizer
+        for name, optimizer in (
+            ("generator_optimizer", net.generator_optimizer),
+            ("discriminator_optimizer", net.discriminator_optimizer),
+        )
+        if optimizer is not None
+    }
+    return tf.train.Checkpoint(
+        model=net,
+        seed_generator_states=[
+            v for v in net.variables if v.path.endswith("seed_generator_state")
+        ],
+        **optimizers,
+    )
+
+
+def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compile, verbose,
+               resume, intervals):
+    """Steps `start` .. `steps` of `net.train_step` under `strategy`; logs, pictures, timing
+    and the final model files go to `output` (None on a non-chief worker)."""
+    checkpoint_every, log_every, image_every = intervals
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    replica_step = net.train_step
+    if jit_compile:
+        replica_step = tf.function(net.train_step, jit_compile=True)
+
+    @tf.function
+    def distributed_step(batch):
+        results = strategy.run(replica_step, args=(batch,))
+        return {
+            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in results.items()
+        }
+
+    writer = clock = progress = None
+    if output is not None:
+        writer = tf.summary.create_file_writer(str(output / "logs"))
+        clock = _SessionClock(output / TIMING_FILE, start, resume)
+    if verbose:
+        progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
+        progress.update(start)
+    step = start
+    while step < steps:
+        batch = next(iterator)
+        results = distributed_step(batch)
+        step += 1
+        values = {name: float(value) for name, value in results.items()}
+        if progress is not None:
+            progress.update(step, list(values.items()), finalize=step == steps)
+        if step % log_every == 0 or step == steps:
+            _write_scalars(writer, values, step)
+            for tracker in net.loss_trackers.values():
+                tracker.reset_state()
+        if step % image_every == 0 or step == steps:
+            _write_images(writer, net, batch, strategy, step)
+        if step % checkpoint_every == 0 or step == steps:
+            manager.save(checkpoint_number=step)
+            if clock is not None:
+                clock.record(step)
+    if output is not None:
+        _atomic_save(net, output)
 
 
 class _SessionClock:

@@ -225,6 +225,7 @@ def test_mixed_float16_uses_loss_scaling_and_skips_overflow(restore_policy):
 def test_train_mixed_precision(photo_folder, tmp_path, precision, restore_policy):
     model = toy_train(photo_folder, tmp_path, steps=2, mixed_precision=precision)
     assert model.dtype_policy.name == f"mixed_{precision}"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
