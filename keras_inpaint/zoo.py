@@ -72,6 +72,11 @@ SAVED_MODEL_VERSION = 1
 RANKING_SCORE = "psnr"
 """The score (in ``metadata.json``'s ``scores``) by which `default_model` ranks entries."""
 
+BASELINE_CHECKS = {"psnr": max, "l1_percent": min}
+"""Overall scores a network must not lose to any classical fill's on its evaluation pairs to
+be a `default_model` candidate, each with the function that picks the better of two values
+(the issue's bar compares PSNR and L1)."""
+
 CLASSICAL_DEFAULT = "navier_stokes"
 """`default_model` when no network beats the classical fills: of OpenCV's two, Navier-Stokes
 scored the higher overall PSNR, lower L1 in every hole-ratio bin and higher SSIM in every bin
@@ -307,8 +312,9 @@ def default_model():
     Among the entries with published weights, the one with the highest measured
     ``scores["psnr"]`` (`RANKING_SCORE`) wins; entries without that score rank below those with
     it, and ties go to the more recent paper. An entry whose evaluation (see `publish`) shows
-    a classical fill scoring a higher overall PSNR on the same pairs is not a candidate: a
-    network worse than a classical fill is not the best model. With no candidate, the better
+    a classical fill scoring a higher overall PSNR or a lower overall L1 on the same pairs
+    (`BASELINE_CHECKS`) is not a candidate: a network worse than a classical fill in either
+    is not the best model. With no candidate, the better
     of OpenCV's two classical fills (`CLASSICAL_DEFAULT`, Navier-Stokes) is the best model
     available.
     """
@@ -326,11 +332,13 @@ def default_model():
 
 def _beaten_by_a_baseline(entry):
     metadata = read_metadata(entry.preset_dir)
-    score = (metadata.get("scores") or {}).get(RANKING_SCORE)
+    scores = metadata.get("scores") or {}
     baselines = (metadata.get("evaluation") or {}).get("baselines") or {}
-    return score is not None and any(
-        row["bin"] == "all" and row[RANKING_SCORE] > score
+    return any(
+        row["bin"] == "all" and key in scores and key in row
+        and better(row[key], scores[key]) != scores[key]
         for rows in baselines.values() for row in rows
+        for key, better in BASELINE_CHECKS.items()
     )
 
 
