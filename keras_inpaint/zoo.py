@@ -75,7 +75,7 @@ RANKING_SCORE = "psnr"
 BASELINE_CHECKS = {"psnr": max, "l1_percent": min}
 """Overall scores a network must not lose to any classical fill's on its evaluation pairs to
 be a `default_model` candidate, each with the function that picks the better of two values
-(the issue's bar compares PSNR and L1)."""
+(PSNR and L1, the scores the README's bar for the zoo compares)."""
 
 CLASSICAL_DEFAULT = "navier_stokes"
 """`default_model` when no network beats the classical fills: of OpenCV's two, Navier-Stokes
