@@ -318,20 +318,23 @@ def default_model():
     of OpenCV's two classical fills (`CLASSICAL_DEFAULT`, Navier-Stokes) is the best model
     available.
     """
+    metadata = {entry.name: read_metadata(entry.preset_dir)
+                for entry in ENTRIES.values() if has_weights(entry.name)}
     candidates = [entry for entry in ENTRIES.values()
-                  if has_weights(entry.name) and not _beaten_by_a_baseline(entry)]
+                  if entry.name in metadata and not _beaten_by_a_baseline(metadata[entry.name])]
     if not candidates:
         return CLASSICAL_DEFAULT
 
     def rank(entry):
-        score = (read_metadata(entry.preset_dir).get("scores") or {}).get(RANKING_SCORE)
+        score = (metadata[entry.name].get("scores") or {}).get(RANKING_SCORE)
         return (score is not None, -math.inf if score is None else score, entry.year)
 
     return max(candidates, key=rank).name
 
 
-def _beaten_by_a_baseline(entry):
-    metadata = read_metadata(entry.preset_dir)
+def _beaten_by_a_baseline(metadata):
+    """Whether a classical fill in the preset `metadata`'s evaluation scored better overall
+    than the network in one of `BASELINE_CHECKS`."""
     scores = metadata.get("scores") or {}
     baselines = (metadata.get("evaluation") or {}).get("baselines") or {}
     return any(

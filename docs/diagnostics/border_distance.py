@@ -31,6 +31,7 @@ def border_distance(hole):
 
 
 def fill_all(method, images, masks, batch_size=8):
+    """`method`'s composited outputs for all pairs, `batch_size` pairs per call."""
     return np.concatenate([
         np.asarray(method({"image": images[i:i + batch_size], "mask": masks[i:i + batch_size]}))
         for i in range(0, len(images), batch_size)
@@ -44,13 +45,13 @@ def error_by_distance(images, masks, filled):
     error = (filled - images) * 100.0
     rows = []
     for low, high in DISTANCE_BANDS:
-        band = hole & (distance > low) & (distance <= high)
-        rows.append(((low, high), int(band.sum()), float(np.abs(error[band]).mean()),
-                     error[band].mean(axis=0)))
+        values = error[hole & (distance > low) & (distance <= high)]  # [pixels, 3]
+        rows.append(((low, high), len(values), float(np.abs(values).mean()), values.mean(axis=0)))
     return rows
 
 
 def flat_fills(method, size):
+    """``[(grey, mean fill per channel)]`` for flat grey images with a centred 50x70 hole."""
     mask = np.zeros((1, size, size, 1), np.float32)
     top, left = (size - 50) // 2, (size - 70) // 2
     mask[:, top:top + 50, left:left + 70] = 1
