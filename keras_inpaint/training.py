@@ -211,6 +211,20 @@ def _initialise_weights(model, source):
     model.train_steps.assign(0)
 
 
+def _record_initialisation(run_config, path, init_from):
+    """Add to `run_config` the record of where the run started (``initialised_from``,
+    `zoo.initialisation_record`; None from scratch), made when the run begins at `path` and
+    kept as it was on every resume: the source may change later (a zoo name's preset
+    re-published, a source run trained on). A resumed run that began before this record
+    existed gets none (`zoo.publish` then reads the source as it is)."""
+    if not path.exists():
+        run_config["initialised_from"] = zoo.initialisation_record(init_from)
+        return
+    previous = json.loads(path.read_text())
+    if "initialised_from" in previous:
+        run_config["initialised_from"] = previous["initialised_from"]
+
+
 def _atomic_write_text(path, text):
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
         f.write(text)
@@ -334,6 +348,7 @@ def train(
         )
         output.mkdir(parents=True, exist_ok=True)
         if chief:
+            _record_initialisation(run_config, output / "run.json", init_from)
             _write_run_config(output / "run.json", run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")

@@ -669,7 +669,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "scores": scores,
         "evaluation": None if evaluation is None else evaluation["evaluation"],
         "notes": notes,
-        "run": run,
+        "run": {key: value for key, value in run.items() if key != "initialised_from"},
     }
     return write_preset(
         dest_dir,
@@ -779,14 +779,24 @@ def _check_scores(scores):
 
 
 def _initialisation(run):
-    """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) started:
-    for a run directory (or its ``model.keras``) the source run's command, steps, training time
-    and own initialisation, followed back; for a zoo name or a preset folder the same from the
-    preset's metadata, with its weights' sha256 (a name's preset may be re-published later);
-    otherwise (a ``.keras`` file) just the source."""
-    source = run.get("init_from")
+    """Where a fine-tuning run started: the record `keras_inpaint.training.train` wrote into its
+    ``run.json`` when the run began (``initialised_from``), or, for runs older than that
+    record, `initialisation_record` of its ``init_from`` as it stands now."""
+    if "initialised_from" in run:
+        return run["initialised_from"]
+    return initialisation_record(run.get("init_from"))
+
+
+def initialisation_record(source):
+    """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) starts from
+    `source`: for a run directory (or its ``model.keras``) the source run's command, steps,
+    training time and own initialisation, followed back; for a zoo name or a preset folder the
+    same from the preset's metadata, with its weights' sha256; otherwise (a ``.keras`` file)
+    just the source; None for None. `train` records it when a run begins, because a name's
+    preset (or a run) may change before the new run is published."""
     if source is None:
         return None
+    source = str(source)
     if source in ENTRIES or source in ALIASES:
         folder = get_entry(source).preset_dir
     else:

@@ -335,6 +335,35 @@ def test_publish_records_where_a_fine_tuned_run_started(run_dir, photo_folder, t
     assert card.count("- Fine-tuned from: `") == 3
 
 
+def test_a_run_keeps_the_record_of_the_preset_it_started_from(run_dir, photo_folder, tmp_path):
+    """The record is made when the run begins: re-publishing the source preset later (as the
+    zoo does after each fine-tuning stage) does not rewrite where an earlier run started."""
+    source = zoo.publish(run_dir, tmp_path / "presets" / "toy")
+    original = zoo.read_metadata(source)
+    tuned = tmp_path / "tuned"
+
+    def fine_tune(steps, resume=False):
+        training.train("toy_model:ToyInpainter", str(photo_folder), tuned, image_size=16,
+                       batch_size=2, steps=steps, overrides={"width": 3}, init_from=source,
+                       resume=resume, verbose=0)
+
+    fine_tune(steps=1)
+    zoo.publish(tuned, source, overwrite=True)  # the source preset is now the tuned run
+    fine_tune(steps=2, resume=True)
+    metadata = zoo.read_metadata(zoo.publish(tuned, tmp_path / "p2" / "toy"))
+    record = metadata["initialised_from"]
+    assert zoo.read_metadata(source)["sha256"] != original["sha256"]
+    assert record["sha256"] == original["sha256"] and record["command"] == original["command"]
+    assert "initialised_from" not in metadata["run"]
+    # a run.json from before the record: the source is read as it is at publishing
+    run_file = tuned / "run.json"
+    run = json.loads(run_file.read_text())
+    del run["initialised_from"]
+    run_file.write_text(json.dumps(run))
+    record = zoo.read_metadata(zoo.publish(tuned, tmp_path / "p3" / "toy"))["initialised_from"]
+    assert record["sha256"] == zoo.read_metadata(source)["sha256"]
+
+
 def test_tampered_weights_are_refused(preset, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(preset, tampered)
