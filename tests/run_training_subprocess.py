@@ -2,7 +2,8 @@
 
     python run_training_subprocess.py mirrored OUT.npz    one step on 1 and on 2 logical CPUs
     python run_training_subprocess.py worker INDEX PORT0 PORT1 OUT_DIR DATA   one multi-worker task
-    python run_training_subprocess.py cli [--two-cpus] [--mock-tfds] -- ARGS  keras-inpaint ARGS
+    python run_training_subprocess.py cli [--two-cpus] [--mock-tfds] -- ARGS [-- ARGS...]
+        keras-inpaint ARGS, then the next ARGS in the same process (one TensorFlow start-up)
 """
 
 import json
@@ -83,18 +84,32 @@ def multi_worker_task(index, ports, out_dir, data):
 
 
 def cli(arguments):
-    """`keras-inpaint ARGS`, optionally on two logical CPUs and with TFDS mocked."""
-    options, args = arguments[: arguments.index("--")], arguments[arguments.index("--") + 1 :]
+    """`keras-inpaint ARGS` for each ``--``-separated ARGS in turn (stopping at the first
+    failure), optionally on two logical CPUs and with TFDS mocked."""
+    groups = [[]]
+    for argument in arguments:
+        if argument == "--":
+            groups.append([])
+        else:
+            groups[-1].append(argument)
+    options, *commands = groups
     if "--two-cpus" in options:
         split_cpu(2)
     from keras_inpaint.cli import main
+
+    def run_all():
+        for args in commands:
+            code = main(args)
+            if code:
+                return code
+        return 0
 
     if "--mock-tfds" in options:
         import tensorflow_datasets as tfds
 
         with tfds.testing.mock_data(num_examples=8):
-            return main(args)
-    return main(args)
+            return run_all()
+    return run_all()
 
 
 if __name__ == "__main__":
