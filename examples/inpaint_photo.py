@@ -6,7 +6,7 @@ Loads the model once with `keras_inpaint.zoo.load` and fills the bundled photo's
 in the mask) from file paths, from NumPy arrays (uint8 and float) and from an RGBA cut-out
 whose transparent pixels are the hole, then with Poisson blending, and writes the results and
 an input | mask | result comparison. The default model is the best zoo model with trained
-weights (`zoo.default_model()`; OpenCV's Navier-Stokes fill while no network beats it). The
+weights that beats the classical fills (`zoo.default_model()`, else OpenCV's Navier-Stokes). The
 script is fast as it is: it has no separate fast mode.
 """
 
