@@ -180,7 +180,9 @@ def test_publish_writes_a_complete_preset(preset, run_dir, photo_folder):
     assert metadata["command"] == (
         f"keras-inpaint train toy_model:ToyInpainter --data {photo_folder} --output RUN_DIR "
         "--image-size 16 --batch-size 2 --steps 1 --masks rectangle --seed 0 --set width=3")
-    assert metadata["run"] == json.loads((run_dir / "run.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run.pop("initialised_from") is None and metadata["initialised_from"] is None
+    assert metadata["run"] == run  # the record is kept once, as "initialised_from"
     reference = keras.saving.load_model(run_dir / "model.keras")
     assert metadata["parameters"] == reference.count_params()
     config = json.loads((preset / "config.json").read_text())
@@ -508,6 +510,9 @@ def test_wheel_ships_the_zoo_and_the_example_data(run_dir, tmp_path):
         ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs"))
     shipped = sorted(path.name for path in (REPO / "zoo").iterdir() if path.is_dir())
     zoo.publish(run_dir, source / "zoo" / "gated_conv", overwrite=True)  # a toy, unmeasured
+    with pytest.MonkeyPatch.context() as patch:  # the installed package must choose the same
+        patch.setattr(zoo, "ZOO_ROOT", source / "zoo")
+        default = zoo.default_model()
     subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
                     "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
                    cwd=source, check=True, capture_output=True, timeout=300)
@@ -534,7 +539,7 @@ def test_wheel_ships_the_zoo_and_the_example_data(run_dir, tmp_path):
         "from keras_inpaint.cli import main; "
         f"assert zoo.ZOO_ROOT == Path({str(site)!r}) / 'keras_inpaint' / 'zoo_presets', "
         "zoo.ZOO_ROOT; "
-        "assert zoo.default_model() == 'gated_conv'; "
+        f"assert zoo.default_model() == {default!r}; "
         f"assert main(['inpaint', {str(data / 'chelsea.png')!r}, "
         f"{str(data / 'chelsea_mask.png')!r}, '-o', 'result.png', '--model', 'telea']) == 0; "
         # a package model's module is imported by the loader; a user's own class is not
