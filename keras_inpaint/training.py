@@ -149,7 +149,8 @@ def _check_tfds_name(data):
 def _check_run_config(path, run_config, resume):
     """Refuse an existing run without `resume`, and a resume with other settings (run.json
     is written by `_write_run_config` once the model is built and initialised and the data
-    read, so that a bad argument leaves no half-started run behind)."""
+    read, so that a bad argument leaves no half-started run behind). Returns the existing
+    run.json as a dict, None for a new run."""
     run_config = json.loads(json.dumps(run_config))  # compare as stored: tuples become lists
     if path.exists():
         previous = json.loads(path.read_text())
@@ -168,6 +169,8 @@ def _check_run_config(path, run_config, resume):
         if changed:
             details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise ValueError(f"cannot resume {path.parent} with different settings ({details})")
+        return previous
+    return None
 
 
 def _write_run_config(path, run_config):
@@ -211,16 +214,16 @@ def _initialise_weights(model, source):
     model.train_steps.assign(0)
 
 
-def _record_initialisation(run_config, path, init_from):
+def _record_initialisation(run_config, previous, init_from):
     """Add to `run_config` the record of where the run started (``initialised_from``,
-    `zoo.initialisation_record`; None from scratch), made when the run begins at `path` and
-    kept as it was on every resume: the source may change later (a zoo name's preset
-    re-published, a source run trained on). A resumed run that began before this record
-    existed gets none (`zoo.publish` then reads the source as it is)."""
-    if not path.exists():
+    `zoo.initialisation_record`; None from scratch), made when the run begins (`previous`,
+    the existing run.json, is None) and kept as it was on every resume: the source may change
+    later (a zoo name's preset re-published, a source run trained on). A resumed run that
+    began before this record existed gets none (`zoo.publish` then reads the source as it
+    is)."""
+    if previous is None:
         run_config["initialised_from"] = zoo.initialisation_record(init_from)
         return
-    previous = json.loads(path.read_text())
     if "initialised_from" in previous:
         run_config["initialised_from"] = previous["initialised_from"]
 
@@ -319,9 +322,8 @@ def train(
     }
     strategy = make_strategy(strategy)
     chief = _is_chief(strategy)
-    new_run = chief and not (output / "run.json").exists()
-    if chief:
-        _check_run_config(output / "run.json", run_config, resume)
+    previous_run = _check_run_config(output / "run.json", run_config, resume) if chief else None
+    new_run = chief and previous_run is None
 
     with dtype_policy_scope(policy):
         keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
@@ -348,7 +350,7 @@ def train(
         )
         output.mkdir(parents=True, exist_ok=True)
         if chief:
-            _record_initialisation(run_config, output / "run.json", init_from)
+            _record_initialisation(run_config, previous_run, init_from)
             _write_run_config(output / "run.json", run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")
