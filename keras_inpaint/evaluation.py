@@ -62,6 +62,15 @@ def evaluation_pairs(images_dir, masks_dir, size=256, limit=None, stride=1):
                image_path)
 
 
+def batches(pairs, batch_size):
+    """Yield ``(start, {"image": [B,size,size,3], "mask": [B,size,size,1]})`` for consecutive
+    groups of at most `batch_size` `evaluation_pairs` items, ``start`` the first one's index."""
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start : start + batch_size]
+        yield start, {"image": np.stack([p[0] for p in chunk]),
+                      "mask": np.stack([p[1] for p in chunk])}
+
+
 def postprocessed(method, name):
     """`method` followed by the post-processor called `name` (`get_postprocessor`).
 
@@ -112,14 +121,12 @@ def evaluate(methods, images_dir, masks_dir, size=256, limit=None, batch_size=8,
     pairs = list(evaluation_pairs(images_dir, masks_dir, size=size, limit=limit, stride=stride))
     sheet_pairs = set(np.linspace(0, len(pairs) - 1, min(contact_rows, len(pairs)))
                       .round().astype(int).tolist())
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start : start + batch_size]
-        batch = {"image": np.stack([p[0] for p in chunk]), "mask": np.stack([p[1] for p in chunk])}
+    for start, batch in batches(pairs, batch_size):
         outputs = {}
         for name, method in methods.items():
             outputs[name] = np.asarray(method(batch), np.float32)
             scores[name].update(batch["image"], outputs[name], batch["mask"])
-        for row in range(len(chunk)):
+        for row in range(len(batch["image"])):
             if start + row in sheet_pairs:
                 sheet_rows.append(_sheet_row(batch, outputs, row))
     if contact_sheet is not None:

@@ -30,22 +30,24 @@ def border_distance(hole):
     return cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
-def fill_all(method, images, masks, batch_size=8):
-    """`method`'s composited outputs for all pairs, `batch_size` pairs per call."""
-    return np.concatenate([
-        np.asarray(method({"image": images[i:i + batch_size], "mask": masks[i:i + batch_size]}))
-        for i in range(0, len(images), batch_size)
-    ])
+def fill_all(method, pairs, batch_size=8):
+    """`method`'s composited outputs for all `pairs`, `batch_size` pairs per call."""
+    return np.concatenate([np.asarray(method(batch), np.float32)
+                           for _, batch in evaluation.batches(pairs, batch_size)])
 
 
 def error_by_distance(images, masks, filled):
-    """``[(band, pixels, mean abs error %, mean signed error % per channel)]``."""
+    """``[(band, pixels, mean abs error %, mean signed error % per channel)]``; a band with no
+    hole pixel reports NaN errors."""
     hole = masks[..., 0] > 0.5
     distance = np.stack([border_distance(h) for h in hole])
     error = (filled - images) * 100.0
     rows = []
     for low, high in DISTANCE_BANDS:
         values = error[hole & (distance > low) & (distance <= high)]  # [pixels, 3]
+        if not len(values):
+            rows.append(((low, high), 0, float("nan"), np.full(3, np.nan)))
+            continue
         rows.append(((low, high), len(values), float(np.abs(values).mean()), values.mean(axis=0)))
     return rows
 
@@ -79,7 +81,7 @@ def main():
         print(f"\n{name}: distance band (pixels) | hole pixels | mean |error| % | "
               "mean error % (R, G, B)")
         for (low, high), count, absolute, signed in error_by_distance(
-                images, masks, fill_all(method, images, masks)):
+                images, masks, fill_all(method, pairs)):
             print(f"  ({low:g}, {high:g}] | {count} | {absolute:.2f} | "
                   + ", ".join(f"{value:+.2f}" for value in signed))
         for grey, fill in flat_fills(method, args.size):
