@@ -87,6 +87,14 @@ def add_train_parser(subparsers):
     parser.add_argument("--checkpoint-every", type=positive_int, default=500)
     parser.add_argument("--log-every", type=positive_int, default=50)
     parser.add_argument("--image-every", type=positive_int, default=500)
+    parser.add_argument("--validation-images", default=None, metavar="DIR",
+                        help="held-out photos to score the model on while it trains")
+    parser.add_argument("--validation-masks", default=None, metavar="DIR",
+                        help="masks paired with --validation-images (both or neither)")
+    parser.add_argument("--validation-stride", type=positive_int, default=1,
+                        help="use every N-th validation mask")
+    parser.add_argument("--validate-every", type=positive_int, default=None,
+                        help="steps between validations (default: --checkpoint-every)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -119,6 +127,10 @@ def run_train(args):
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         image_every=args.image_every,
+        validation_images=args.validation_images,
+        validation_masks=args.validation_masks,
+        validation_stride=args.validation_stride,
+        validate_every=args.validate_every,
         command=" ".join(["keras-inpaint", *sys.argv[1:]]),
     )
 

@@ -22,6 +22,8 @@ A run directory holds:
   step, wall-clock seconds up to that checkpoint, CPUs and accelerators used) and their total
   ``seconds``, rewritten at every checkpoint; `keras_inpaint.zoo.publish` copies it into a
   preset's metadata, so a model card states how long its training took;
+- ``validation.json`` when the run has held-out photos and masks: the model's scores on them
+  at the first step, every ``validate_every`` steps and at the last (`keras_inpaint.validation`);
 - ``model.keras`` and ``model.weights.h5`` at the end, each written to a temporary file in the
   same folder and renamed into place.
 
@@ -47,8 +49,11 @@ import tensorflow as tf
 
 from keras_inpaint import data as inpaint_data
 from keras_inpaint import zoo
+from keras_inpaint.files import atomic_write_text
 from keras_inpaint.models import get_model_class
 from keras_inpaint.models.base import dtype_policy_scope
+from keras_inpaint.scores import TABLE_SCORES
+from keras_inpaint.validation import Validation, summary_line
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 TIMING_FILE = "timing.json"
@@ -174,7 +179,7 @@ def _check_run_config(path, run_config, resume):
 
 
 def _write_run_config(path, run_config):
-    _atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
+    atomic_write_text(path, json.dumps(run_config, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -228,12 +233,6 @@ def _record_initialisation(run_config, previous, init_from):
         run_config["initialised_from"] = previous["initialised_from"]
 
 
-def _atomic_write_text(path, text):
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        f.write(text)
-    os.replace(f.name, path)
-
-
 def _atomic_save(model, directory):
     """``model.keras`` and ``model.weights.h5`` via temporary files renamed into place."""
     for final, tmp, save in (
@@ -262,6 +261,10 @@ def train(
     checkpoint_every=500,
     log_every=50,
     image_every=500,
+    validation_images=None,
+    validation_masks=None,
+    validation_stride=1,
+    validate_every=None,
     verbose=1,
     command=None,
 ):
@@ -292,6 +295,11 @@ def train(
         seed: seed of the initial weights and of the data stream (file order, crops, flips,
             masks).
         checkpoint_every, log_every, image_every: intervals in steps.
+        validation_images, validation_masks: folders of held-out photos and masks, given
+            together: the model is scored on their pairs (every `validation_stride`-th mask,
+            at the training size, which must then be square) at the run's first step, every
+            `validate_every` steps (default `checkpoint_every`) and at its last, into
+            ``validation.json`` and TensorBoard (see `keras_inpaint.validation`).
         verbose: 1 shows a progress bar.
         command: the command line that started the run, recorded in ``run.json``.
 
@@ -301,6 +309,8 @@ def train(
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"output must be a run directory, received the file {str(output)!r}")
+    _check_validation_arguments(validation_images, validation_masks, validation_stride,
+                                validate_every)
     policy = _mixed_precision_policy(mixed_precision)
     model_class = _model_class(model)
     _check_tfds_name(data)
@@ -324,6 +334,10 @@ def train(
     chief = _is_chief(strategy)
     previous_run = _check_run_config(output / "run.json", run_config, resume) if chief else None
     new_run = chief and previous_run is None
+    validation = None
+    if chief and validation_images is not None:
+        validation = Validation(validation_images, validation_masks, size,
+                                stride=validation_stride, batch_size=batch_size)
 
     with dtype_policy_scope(policy):
         keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
@@ -354,11 +368,15 @@ def train(
             _write_run_config(output / "run.json", run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")
+        if validation is not None:
+            validation = (validation, validation.open_log(output, start, resume))
         with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
             _run_steps(
                 net, strategy, dataset, manager, output if chief else None, start, steps,
                 jit_compile=jit_compile, verbose=verbose, resume=resume,
-                intervals=(checkpoint_every, log_every, image_every),
+                intervals=(checkpoint_every, log_every, image_every,
+                           validate_every or checkpoint_every),
+                validation=validation,
             )
     if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
@@ -366,6 +384,21 @@ def train(
     if report and verbose:
         print(report)
     return net
+
+
+def _check_validation_arguments(images, masks, stride, every):
+    if (images is None) != (masks is None):
+        raise ValueError(
+            "validation needs both validation_images and validation_masks (--validation-images"
+            f" and --validation-masks), received images={images!r}, masks={masks!r}"
+        )
+    if images is None and (stride != 1 or every is not None):
+        raise ValueError(
+            f"validation_stride={stride!r} and validate_every={every!r} need "
+            "validation_images and validation_masks"
+        )
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"validate_every must be a positive int, received {every!r}")
 
 
 def _mixed_precision_policy(mixed_precision):
@@ -401,10 +434,11 @@ def _checkpoint(net):
 
 
 def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compile, verbose,
-               resume, intervals):
-    """Steps `start` .. `steps` of `net.train_step` under `strategy`; logs, pictures, timing
-    and the final model files go to `output` (None on a non-chief worker)."""
-    checkpoint_every, log_every, image_every = intervals
+               resume, intervals, validation=None):
+    """Steps `start` .. `steps` of `net.train_step` under `strategy`; logs, pictures, timing,
+    validation scores (`validation`: a `Validation` and its log, or None) and the final model
+    files go to `output` (None on a non-chief worker)."""
+    checkpoint_every, log_every, image_every, validate_every = intervals
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     replica_step = net.train_step
     if jit_compile:
@@ -425,6 +459,8 @@ def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compil
     if verbose:
         progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
         progress.update(start)
+    if validation is not None and not validation[1].has(start):
+        _validate(net, validation, writer, start, verbose)
     step = start
     while step < steps:
         batch = next(iterator)
@@ -443,6 +479,8 @@ def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compil
             manager.save(checkpoint_number=step)
             if clock is not None:
                 clock.record(step)
+        if validation is not None and (step % validate_every == 0 or step == steps):
+            _validate(net, validation, writer, step, verbose)
     if output is not None:
         _atomic_save(net, output)
 
@@ -474,10 +512,19 @@ class _SessionClock:
     def record(self, step):
         self.session.update(to_step=step, seconds=round(time.monotonic() - self.started, 1))
         sessions = [*self.earlier, self.session]
-        _atomic_write_text(self.path, json.dumps(
+        atomic_write_text(self.path, json.dumps(
             {"seconds": round(sum(s["seconds"] for s in sessions), 1), "sessions": sessions},
             indent=2,
         ))
+
+
+def _validate(net, validation, writer, step, verbose):
+    """Score `net` on the held-out pairs; log the table, the ``all`` row to TensorBoard."""
+    held_out, log = validation
+    row = log.add(step, held_out.scores(net))
+    _write_scalars(writer, {f"validation/{key}": row[key] for key, _, _ in TABLE_SCORES}, step)
+    if verbose:
+        print("\n" + summary_line(step, row))
 
 
 def _write_scalars(writer, values, step):

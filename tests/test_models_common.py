@@ -2,6 +2,8 @@
 dtype policy (every weight moves), `.keras` round trip, and training from the command line on
 a photo folder and on a mocked TFDS dataset, under MirroredStrategy on two logical CPUs."""
 
+import json
+import math
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_inpaint.models import MODELS, get_model_class
+from test_evaluation import write_masks
 from test_training import subprocess_env
 from tiny_models import TINY_CONFIGS
 
@@ -110,15 +113,21 @@ def tiny_set_args(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_trains_mirrored_on_folder_then_resumes(name, photo_folder, tmp_path):
     size = str(TINY_CONFIGS[name].get("image_size", 32))
-    common = ["train", name, "--data", str(photo_folder), "--output", str(tmp_path),
+    masks = write_masks(tmp_path / "masks", [0.1, 0.3, 0.5])
+    run = tmp_path / "run"
+    common = ["train", name, "--data", str(photo_folder), "--output", str(run),
               "--image-size", size, "--batch-size", "2", "--checkpoint-every", "1",
-              "--image-every", "1", *tiny_set_args(name)]
+              "--image-every", "1", "--validation-images", str(photo_folder),
+              "--validation-masks", str(masks), *tiny_set_args(name)]
     # resumed on the default strategy in the same process (a fresh model from the checkpoint)
     cli_in_subprocess(["--two-cpus"], [*common, "--steps", "1", "--strategy", "mirrored"],
                       [*common, "--steps", "2", "--resume"])
     get_model_class(name)  # Keras finds the class once its module is imported
-    model = keras.saving.load_model(tmp_path / "model.keras")
+    model = keras.saving.load_model(run / "model.keras")
     assert int(model.train_steps.numpy()) == 2
+    curve = json.loads((run / "validation.json").read_text())["steps"]
+    assert [point["step"] for point in curve] == [0, 1, 2]
+    assert all(math.isfinite(point["scores"][-1]["psnr"]) for point in curve)
 
 
 @pytest.mark.parametrize("name", ["gated_conv", "partial_conv"])
