@@ -198,7 +198,7 @@ def _forgotten_if_failing_before_a_checkpoint(path, manager, new_run):
 def _initialise_weights(model, source):
     """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
     into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
-    its own steps."""
+    its own steps. Returns the source's step counter (None if it has none)."""
     model_file = Path(source) / "model.keras"
     if (Path(source) / "run.json").is_file():  # a run directory
         if not model_file.is_file():
@@ -207,7 +207,8 @@ def _initialise_weights(model, source):
                 "finish it with --resume first"
             )
         source = model_file
-    weights = zoo.load(os.fspath(source)).get_weights()  # names stay names, paths strings
+    loaded = zoo.load(os.fspath(source))  # names stay names, paths strings
+    weights = loaded.get_weights()
     try:
         model.set_weights(weights)
     except ValueError as error:
@@ -217,17 +218,19 @@ def _initialise_weights(model, source):
             f"architecture arguments): {error}"
         ) from error
     model.train_steps.assign(0)
+    counter = getattr(loaded, "train_steps", None)
+    return None if counter is None else int(counter.numpy())
 
 
-def _record_initialisation(run_config, previous, init_from):
+def _record_initialisation(run_config, previous, init_from, source_steps):
     """Add to `run_config` the record of where the run started (``initialised_from``,
     `zoo.initialisation_record`; None from scratch), made when the run begins (`previous`,
     the existing run.json, is None) and kept as it was on every resume: the source may change
     later (a zoo name's preset re-published, a source run trained on). A resumed run that
     began before this record existed gets none (`zoo.publish` then reads the source as it
-    is)."""
+    is). `source_steps`: the step counter of the weights the run started from."""
     if previous is None:
-        run_config["initialised_from"] = zoo.initialisation_record(init_from)
+        run_config["initialised_from"] = zoo.initialisation_record(init_from, source_steps)
         return
     if "initialised_from" in previous:
         run_config["initialised_from"] = previous["initialised_from"]
@@ -349,10 +352,11 @@ def train(
             checkpoint_dir = Path(tempfile.mkdtemp(prefix="worker-checkpoints-"))
         manager = tf.train.CheckpointManager(_checkpoint(net), str(checkpoint_dir),
                                              max_to_keep=2)
+        source_steps = None
         if resume and manager.latest_checkpoint:
             manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         elif init_from is not None:
-            _initialise_weights(net, init_from)
+            source_steps = _initialise_weights(net, init_from)
         start = int(net.train_steps.numpy())
         dataset = inpaint_data.make_dataset(
             data,
@@ -364,7 +368,7 @@ def train(
         )
         output.mkdir(parents=True, exist_ok=True)
         if chief:
-            _record_initialisation(run_config, previous_run, init_from)
+            _record_initialisation(run_config, previous_run, init_from, source_steps)
             _write_run_config(output / "run.json", run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")

@@ -787,13 +787,18 @@ def _initialisation(run):
     return initialisation_record(run.get("init_from"))
 
 
-def initialisation_record(source):
+def initialisation_record(source, steps=None):
     """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) starts from
     `source`: for a run directory (or its ``model.keras``) the source run's command, steps,
     training time and own initialisation, followed back; for a zoo name or a preset folder the
     same from the preset's metadata, with its weights' sha256; otherwise (a ``.keras`` file)
     just the source; None for None. `train` records it when a run begins, because a name's
-    preset (or a run) may change before the new run is published."""
+    preset (or a run) may change before the new run is published.
+
+    `steps` is the step counter of the source's weights when the caller has read it (`train`
+    has, having loaded them): a run resumed after writing its ``model.keras`` and stopped before
+    writing the next one has a ``run.json`` target and sessions beyond those weights, so the
+    record then counts `steps` and only the sessions that started before them."""
     if source is None:
         return None
     source = str(source)
@@ -812,10 +817,14 @@ def initialisation_record(source):
             "initialised_from": preset.get("initialised_from"),
         }
     source_run, timing = _run_record(folder)
+    if steps is not None and timing is not None:
+        sessions = [session for session in timing["sessions"] if session["from_step"] < steps]
+        timing = {"seconds": round(sum(s["seconds"] for s in sessions), 1),
+                  "sessions": sessions}
     return {
         "source": source,
         "command": train_command(source_run),
-        "steps": int(source_run["steps"]),
+        "steps": int(source_run["steps"] if steps is None else steps),
         "training_time": timing,
         "initialised_from": _initialisation(source_run),
     }

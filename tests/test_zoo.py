@@ -337,6 +337,30 @@ def test_publish_records_where_a_fine_tuned_run_started(run_dir, photo_folder, t
     assert card.count("- Fine-tuned from: `") == 3
 
 
+def test_a_source_run_resumed_past_its_model_file_is_recorded_at_the_model_s_step(
+        photo_folder, tmp_path):
+    """The source finished 2 steps (model.keras), then a resumed session trained a third step
+    and was killed before writing a new model.keras: a run fine-tuned from the source starts
+    from 2 steps, made by the first session only."""
+    def toy(output, steps, **kwargs):
+        training.train("toy_model:ToyInpainter", str(photo_folder), output, image_size=16,
+                       batch_size=2, steps=steps, checkpoint_every=1, verbose=0, **kwargs)
+
+    source = tmp_path / "source"
+    toy(source, 2)
+    kept = (source / "model.keras").read_bytes(), (source / "model.weights.h5").read_bytes()
+    toy(source, 3, resume=True)
+    (source / "model.keras").write_bytes(kept[0])  # as if killed before its model files
+    (source / "model.weights.h5").write_bytes(kept[1])
+    timing = json.loads((source / "timing.json").read_text())
+    assert [(s["from_step"], s["to_step"]) for s in timing["sessions"]] == [(0, 2), (2, 3)]
+    toy(tmp_path / "tuned", 1, init_from=source)
+    record = json.loads((tmp_path / "tuned" / "run.json").read_text())["initialised_from"]
+    assert record["steps"] == 2
+    assert record["training_time"] == {"seconds": timing["sessions"][0]["seconds"],
+                                       "sessions": timing["sessions"][:1]}
+
+
 def test_a_run_keeps_the_record_of_the_preset_it_started_from(run_dir, photo_folder, tmp_path):
     """The record is made when the run begins: re-publishing the source preset later (as the
     zoo does after each fine-tuning stage) does not rewrite where an earlier run started."""
