@@ -1,6 +1,6 @@
 """The ``keras-inpaint`` command line.
 
-    keras-inpaint train | evaluate | inpaint | list | export | publish | convert ...
+    keras-inpaint train | evaluate | inpaint | list | average | export | publish | convert ...
 
 This module is the entry point (`build_parser`, `main`); each sub-command's parser and handler
 live in `keras_inpaint.cli_commands` and are thin layers over a Python function (named in its
@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     cli_commands.add_evaluate_parser,
     cli_commands.add_inpaint_parser,
     cli_commands.add_list_parser,
+    cli_commands.add_average_parser,
     cli_commands.add_export_parser,
     cli_commands.add_publish_parser,
     cli_commands.add_convert_parser,

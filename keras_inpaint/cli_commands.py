@@ -514,6 +514,29 @@ def _list_row(entry):
     )
 
 
+# ---- average ---------------------------------------------------------------------------------
+
+
+def add_average_parser(subparsers):
+    parser = subparsers.add_parser(
+        "average",
+        help="average trained models' weights (keras_inpaint.averaging.average_weights)",
+        description="Write the mean of the weights of two or more models of one architecture "
+        "(checkpoints or fine-tuning runs of one model) as a .keras file.",
+    )
+    parser.add_argument("sources", nargs="+",
+                        help="run directories, .keras files, preset folders or zoo names")
+    parser.add_argument("--output", required=True, help="the .keras file to write")
+    parser.set_defaults(handler=run_average)
+
+
+def run_average(args):
+    from keras_inpaint.averaging import average_weights
+
+    average_weights(args.sources, args.output)
+    print(f"averaged {len(args.sources)} models into {args.output}")
+
+
 # ---- export ----------------------------------------------------------------------------------
 
 

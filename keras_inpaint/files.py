@@ -12,3 +12,12 @@ def atomic_write_text(path, text):
                                      encoding="utf-8") as f:
         f.write(text)
     os.replace(f.name, path)
+
+
+def atomic_save(save, path):
+    """``save(temporary path)`` (e.g. ``model.save``), then rename the file to `path`; the
+    temporary name keeps `path`'s suffix (Keras checks ``.keras`` / ``.weights.h5``)."""
+    path = Path(path)
+    temporary = path.with_name("tmp-" + path.name)
+    save(str(temporary))
+    os.replace(temporary, path)

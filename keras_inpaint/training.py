@@ -49,7 +49,7 @@ import tensorflow as tf
 
 from keras_inpaint import data as inpaint_data
 from keras_inpaint import zoo
-from keras_inpaint.files import atomic_write_text
+from keras_inpaint.files import atomic_save, atomic_write_text
 from keras_inpaint.models import get_model_class
 from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.scores import TABLE_SCORES
@@ -199,15 +199,8 @@ def _initialise_weights(model, source):
     """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
     into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
     its own steps. Returns the source's step counter (None if it has none)."""
-    model_file = Path(source) / "model.keras"
-    if (Path(source) / "run.json").is_file():  # a run directory
-        if not model_file.is_file():
-            raise ValueError(
-                f"{os.fspath(source)!r} is a run that has not finished (no model.keras); "
-                "finish it with --resume first"
-            )
-        source = model_file
-    loaded = zoo.load(os.fspath(source))  # names stay names, paths strings
+    source = zoo.trained_model_file(source)
+    loaded = zoo.load(source)
     weights = loaded.get_weights()
     try:
         model.set_weights(weights)
@@ -238,12 +231,8 @@ def _record_initialisation(run_config, previous, init_from, source_steps):
 
 def _atomic_save(model, directory):
     """``model.keras`` and ``model.weights.h5`` via temporary files renamed into place."""
-    for final, tmp, save in (
-        ("model.keras", "tmp-model.keras", model.save),
-        ("model.weights.h5", "tmp-model.weights.h5", model.save_weights),
-    ):
-        save(str(directory / tmp))
-        os.replace(directory / tmp, directory / final)
+    atomic_save(model.save, directory / "model.keras")
+    atomic_save(model.save_weights, directory / "model.weights.h5")
 
 
 def train(

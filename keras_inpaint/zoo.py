@@ -787,6 +787,23 @@ def _initialisation(run):
     return initialisation_record(run.get("init_from"))
 
 
+def trained_model_file(source):
+    """`source` for `load`, with a training run directory replaced by its ``model.keras``
+    (names stay names, paths become strings).
+
+    Raises:
+        ValueError: `source` is a run directory without ``model.keras`` (not finished).
+    """
+    source = os.fspath(source)
+    if not (Path(source) / "run.json").is_file():
+        return source
+    model_file = Path(source) / "model.keras"
+    if not model_file.is_file():
+        raise ValueError(f"{source!r} is a run that has not finished (no model.keras); "
+                         "finish it with --resume first")
+    return str(model_file)
+
+
 def initialisation_record(source, steps=None):
     """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) starts from
     `source`: for a run directory (or its ``model.keras``) the source run's command, steps,
