@@ -654,6 +654,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
             "inference (or has none); publish all its weights"
         )
     entry = ENTRIES.get(ALIASES.get(name, name))
+    steps = _trained_steps(model, run)
     metadata = {
         "name": name,
         "paper": None if entry is None else entry.paper,
@@ -661,10 +662,10 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "weights_of": "generator" if generator_only else "model",
         "image_size": [int(side) for side in run["image_size"]],
         "data": run["data"],
-        "steps": _trained_steps(model, run),
+        "steps": steps,
         "command": train_command(run),
         "paper_command": None if entry is None else entry.paper_command,
-        "training_time": timing,
+        "training_time": _sessions_before(timing, steps),
         "initialised_from": _initialisation(run),
         "scores": scores,
         "evaluation": None if evaluation is None else evaluation["evaluation"],
@@ -834,17 +835,24 @@ def initialisation_record(source, steps=None):
             "initialised_from": preset.get("initialised_from"),
         }
     source_run, timing = _run_record(folder)
-    if steps is not None and timing is not None:
-        sessions = [session for session in timing["sessions"] if session["from_step"] < steps]
-        timing = {"seconds": round(sum(s["seconds"] for s in sessions), 1),
-                  "sessions": sessions}
+    steps = int(source_run["steps"]) if steps is None else steps
     return {
         "source": source,
         "command": train_command(source_run),
-        "steps": int(source_run["steps"] if steps is None else steps),
-        "training_time": timing,
+        "steps": steps,
+        "training_time": _sessions_before(timing, steps),
         "initialised_from": _initialisation(source_run),
     }
+
+
+def _sessions_before(timing, steps):
+    """``timing.json``'s record cut to the sessions that started before step `steps`: those
+    that made weights of `steps` steps (a run resumed after writing its ``model.keras`` and
+    stopped before writing the next has later sessions); None for None."""
+    if timing is None:
+        return None
+    sessions = [session for session in timing["sessions"] if session["from_step"] < steps]
+    return {"seconds": round(sum(s["seconds"] for s in sessions), 1), "sessions": sessions}
 
 
 def _run_record(run_dir):

@@ -341,7 +341,7 @@ def test_a_source_run_resumed_past_its_model_file_is_recorded_at_the_model_s_ste
         photo_folder, tmp_path):
     """The source finished 2 steps (model.keras), then a resumed session trained a third step
     and was killed before writing a new model.keras: a run fine-tuned from the source starts
-    from 2 steps, made by the first session only."""
+    from 2 steps, made by the first session only, and so does the source's preset."""
     def toy(output, steps, **kwargs):
         training.train("toy_model:ToyInpainter", str(photo_folder), output, image_size=16,
                        batch_size=2, steps=steps, checkpoint_every=1, verbose=0, **kwargs)
@@ -359,6 +359,8 @@ def test_a_source_run_resumed_past_its_model_file_is_recorded_at_the_model_s_ste
     assert record["steps"] == 2
     assert record["training_time"] == {"seconds": timing["sessions"][0]["seconds"],
                                        "sessions": timing["sessions"][:1]}
+    published = zoo.read_metadata(zoo.publish(source, tmp_path / "presets" / "toy"))
+    assert published["steps"] == 2 and published["training_time"] == record["training_time"]
 
 
 def test_a_run_keeps_the_record_of_the_preset_it_started_from(run_dir, photo_folder, tmp_path):
