@@ -52,7 +52,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from keras_inpaint.scores import score_text
+from keras_inpaint.scores import TABLE_SCORES, score_text
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -669,6 +669,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         "initialised_from": _initialisation(run),
         "scores": scores,
         "evaluation": None if evaluation is None else evaluation["evaluation"],
+        "validation": _validation_record(run_dir, steps),
         "notes": notes,
         "run": {key: value for key, value in run.items() if key != "initialised_from"},
     }
@@ -845,6 +846,44 @@ def initialisation_record(source, steps=None):
     }
 
 
+def _validation_record(run_dir, steps):
+    """The run's validation curve (``validation.json``, `keras_inpaint.validation`) up to the
+    published weights' step: ``{"protocol", "steps": [{"step", <scores of the all row>}]}``;
+    None when the run was not validated."""
+    path = run_dir / "validation.json"
+    if not path.is_file():
+        return None
+    log = json.loads(path.read_text(encoding="utf-8"))
+    points = []
+    for entry in log["steps"]:
+        if entry["step"] <= steps:
+            overall = entry["scores"][-1]
+            points.append({"step": entry["step"],
+                           **{key: overall[key] for key, _, _ in TABLE_SCORES}})
+    return {"protocol": log["protocol"], "steps": points}
+
+
+def _validation_lines(validation):
+    """Card section: the validation curve as a table, a row per validated step."""
+    if not validation:
+        return []
+    protocol = validation["protocol"]
+    lines = [
+        "## Validation during training",
+        "",
+        f"Held-out photos `{protocol['images']}` with the masks of `{protocol['masks']}` "
+        f"({protocol['pairs']} pairs at {protocol['size']}x{protocol['size']}), scored as "
+        "`keras-inpaint evaluate` scores them, at these steps of the run:",
+        "",
+        "| step | " + " | ".join(label for _, label, _ in TABLE_SCORES) + " |",
+        "|" + " --- |" * (len(TABLE_SCORES) + 1),
+    ]
+    lines += [f"| {point['step']} | "
+              + " | ".join(score_text(key, point[key]) for key, _, _ in TABLE_SCORES) + " |"
+              for point in validation["steps"]]
+    return [*lines, ""]
+
+
 def _sessions_before(timing, steps):
     """``timing.json``'s record cut to the sessions that started before step `steps`: those
     that made weights of `steps` steps (a run resumed after writing its ``model.keras`` and
@@ -1017,6 +1056,7 @@ def model_card(metadata, entry=None):
         *score_lines,
         "",
         *_evaluation_lines(metadata["name"], metadata.get("evaluation")),
+        *_validation_lines(metadata.get("validation")),
         *(["## Notes", "", metadata["notes"].strip(), ""] if metadata.get("notes") else []),
         *card_usage_lines(repr(metadata["name"]), comment="or the path of this folder"),
         "",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_inpaint import evaluation, training
+from keras_inpaint import evaluation, training, zoo
 from keras_inpaint.validation import VALIDATION_FILE, Validation, summary_line
 from test_evaluation import write_masks
 from test_training import toy_train
@@ -98,3 +98,26 @@ def test_summary_line():
     row = {"l1_percent": 2.1039, "l2_percent": 0.4, "psnr": 27.314, "ssim": float("nan")}
     assert summary_line(500, row) == ("validation at step 500: L1 (%) 2.104, L2 (%) 0.400, "
                                       "PSNR (dB) 27.31, SSIM nan")
+
+
+def test_publish_carries_the_curve_up_to_the_published_weights(photo_folder, masks, tmp_path):
+    run = tmp_path / "run"
+    validated_train(photo_folder, masks, run, steps=2, validate_every=1)
+    log = json.loads((run / VALIDATION_FILE).read_text())
+    log["steps"].append({"step": 3, "scores": log["steps"][-1]["scores"]})  # a lost session's
+    (run / VALIDATION_FILE).write_text(json.dumps(log))
+    metadata = zoo.read_metadata(zoo.publish(run, tmp_path / "presets" / "toy"))
+    curve = metadata["validation"]
+    assert curve["protocol"] == log["protocol"]
+    assert [point["step"] for point in curve["steps"]] == [0, 1, 2]
+    last = log["steps"][2]["scores"][-1]
+    assert curve["steps"][-1]["psnr"] == last["psnr"]
+    card = (tmp_path / "presets" / "toy" / "README.md").read_text()
+    assert "## Validation during training" in card and "(5 pairs at 16x16)" in card
+    assert (f"| 2 | {last['l1_percent']:.3f} | {last['l2_percent']:.3f} | {last['psnr']:.2f} | "
+            f"{last['ssim']:.4f} |") in card
+    unvalidated = tmp_path / "plain"
+    toy_train(photo_folder, unvalidated, 1)
+    plain = zoo.read_metadata(zoo.publish(unvalidated, tmp_path / "presets" / "plain"))
+    assert plain["validation"] is None
+    assert "Validation" not in (tmp_path / "presets" / "plain" / "README.md").read_text()
