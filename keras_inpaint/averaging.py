@@ -48,15 +48,18 @@ def average_weights(sources, output):
         raise ValueError(f"averaging needs at least two sources, received {sources!r}")
     if not os.fspath(output).endswith(".keras"):
         raise ValueError(f"output must be a .keras file, received {os.fspath(output)!r}")
-    models = [zoo.load(zoo.trained_model_file(source)) for source in sources]
-    first = models[0]
-    for source, model in zip(sources[1:], models[1:]):
+    first = zoo.load(zoo.trained_model_file(sources[0]))
+    floating = [index for index, w in enumerate(first.weights)
+                if np.issubdtype(np.dtype(w.dtype), np.floating)]
+    sums = {index: first.weights[index].numpy().astype(np.float64) for index in floating}
+    for source in sources[1:]:  # one more model in memory at a time
+        model = zoo.load(zoo.trained_model_file(source))
         _check_same_architecture(first, sources[0], model, source)
-    for index, variable in enumerate(first.weights):
-        values = [model.weights[index].numpy() for model in models]
-        if np.issubdtype(values[0].dtype, np.floating):
-            variable.assign(np.mean(np.stack(values).astype(np.float64), axis=0)
-                            .astype(values[0].dtype))
+        for index in floating:
+            sums[index] += model.weights[index].numpy()
+    for index, total in sums.items():
+        variable = first.weights[index]
+        variable.assign((total / len(sources)).astype(variable.dtype))
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     atomic_save(first.save, output)
     return first

@@ -326,10 +326,10 @@ def train(
     chief = _is_chief(strategy)
     previous_run = _check_run_config(output / "run.json", run_config, resume) if chief else None
     new_run = chief and previous_run is None
-    validation = None
+    held_out = None
     if chief and validation_images is not None:
-        validation = Validation(validation_images, validation_masks, size,
-                                stride=validation_stride, batch_size=batch_size)
+        held_out = Validation(validation_images, validation_masks, size,
+                              stride=validation_stride, batch_size=batch_size)
 
     with dtype_policy_scope(policy):
         keras.utils.set_random_seed(seed)  # the same initial weights for the same seed
@@ -361,15 +361,14 @@ def train(
             _write_run_config(output / "run.json", run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")
-        if validation is not None:
-            validation = (validation, validation.open_log(output, start, resume))
+        validation_log = None if held_out is None else held_out.open_log(output, start, resume)
         with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
             _run_steps(
                 net, strategy, dataset, manager, output if chief else None, start, steps,
                 jit_compile=jit_compile, verbose=verbose, resume=resume,
                 intervals=(checkpoint_every, log_every, image_every,
                            validate_every or checkpoint_every),
-                validation=validation,
+                validation_log=validation_log,
             )
     if not chief:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
@@ -427,9 +426,9 @@ def _checkpoint(net):
 
 
 def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compile, verbose,
-               resume, intervals, validation=None):
+               resume, intervals, validation_log=None):
     """Steps `start` .. `steps` of `net.train_step` under `strategy`; logs, pictures, timing,
-    validation scores (`validation`: a `Validation` and its log, or None) and the final model
+    validation scores (`validation_log`: a `ValidationLog`, or None) and the final model
     files go to `output` (None on a non-chief worker)."""
     checkpoint_every, log_every, image_every, validate_every = intervals
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
@@ -452,8 +451,8 @@ def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compil
     if verbose:
         progress = keras.utils.Progbar(steps, stateful_metrics=list(net.loss_terms))
         progress.update(start)
-    if validation is not None and not validation[1].has(start):
-        _validate(net, validation, writer, start, verbose)
+    if validation_log is not None and not validation_log.has(start):
+        _validate(net, validation_log, writer, start, verbose)
     step = start
     while step < steps:
         batch = next(iterator)
@@ -472,8 +471,8 @@ def _run_steps(net, strategy, dataset, manager, output, start, steps, jit_compil
             manager.save(checkpoint_number=step)
             if clock is not None:
                 clock.record(step)
-        if validation is not None and (step % validate_every == 0 or step == steps):
-            _validate(net, validation, writer, step, verbose)
+        if validation_log is not None and (step % validate_every == 0 or step == steps):
+            _validate(net, validation_log, writer, step, verbose)
     if output is not None:
         _atomic_save(net, output)
 
@@ -511,10 +510,9 @@ class _SessionClock:
         ))
 
 
-def _validate(net, validation, writer, step, verbose):
-    """Score `net` on the held-out pairs; log the table, the ``all`` row to TensorBoard."""
-    held_out, log = validation
-    row = log.add(step, held_out.scores(net))
+def _validate(net, log, writer, step, verbose):
+    """Score `net` on the held-out pairs into `log`, its ``all`` row to TensorBoard."""
+    row = log.record(step, net)
     _write_scalars(writer, {f"validation/{key}": row[key] for key, _, _ in TABLE_SCORES}, step)
     if verbose:
         print("\n" + summary_line(step, row))

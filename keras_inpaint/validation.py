@@ -72,18 +72,19 @@ class Validation:
         return scores
 
     def open_log(self, run_directory, start_step, resume):
-        """The run's `ValidationLog`: a new one, or (on `resume`) the existing entries up to
-        `start_step`, after checking they were measured the same way."""
-        return ValidationLog(Path(run_directory) / VALIDATION_FILE, self.protocol,
-                             start_step, resume)
+        """The run's `ValidationLog` of these pairs: a new one, or (on `resume`) the existing
+        entries up to `start_step`, after checking they were measured the same way."""
+        return ValidationLog(self, Path(run_directory) / VALIDATION_FILE, start_step, resume)
 
 
 class ValidationLog:
-    """``validation.json``: ``{"protocol": {...}, "steps": [{"step", "scores": rows}, ...]}``."""
+    """``validation.json``: ``{"protocol": {...}, "steps": [{"step", "scores": rows}, ...]}``,
+    the curve of one `Validation`'s pairs."""
 
-    def __init__(self, path, protocol, start_step, resume):
+    def __init__(self, held_out, path, start_step, resume):
+        self.held_out = held_out
         self.path = Path(path)
-        self.protocol = protocol
+        protocol = held_out.protocol
         self.entries = []
         if resume and self.path.is_file():
             previous = json.loads(self.path.read_text(encoding="utf-8"))
@@ -98,13 +99,12 @@ class ValidationLog:
     def has(self, step):
         return any(entry["step"] == step for entry in self.entries)
 
-    def add(self, step, scores):
-        """Record `scores` (a `BinnedScores`) at `step`; returns its ``all`` row."""
-        rows = scores.table()
-        self.entries = [e for e in self.entries if e["step"] != step]
+    def record(self, step, model):
+        """Score `model` on the pairs and record the table at `step`; returns its ``all`` row."""
+        rows = self.held_out.scores(model).table()
         self.entries.append({"step": step, "scores": rows})
         atomic_write_text(self.path, json.dumps(
-            {"protocol": self.protocol, "steps": self.entries}, indent=1))
+            {"protocol": self.held_out.protocol, "steps": self.entries}, indent=1))
         return rows[-1]
 
 
