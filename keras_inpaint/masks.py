@@ -22,6 +22,7 @@ Example:
 ((256, 256, 1), dtype('float32'))
 """
 
+import inspect
 import math
 import os
 
@@ -512,12 +513,16 @@ def get_mask_generator(spec):
     Names: ``"rectangle"``, ``"center"``, ``"free_form"``, ``"irregular"``, ``"blob"`` (each
     class with its default arguments) and ``"folder:PATH"`` (`FolderMask`); names joined by
     ``"+"`` give their `UnionMask`, e.g. ``"free_form+rectangle"`` (DeepFill v2's training
-    masks). A folder takes the rest of the spec as its path, so put it last
+    masks). A name may set constructor arguments after a colon, as ``KEY=NUMBER`` pairs
+    separated by commas: ``"irregular:max_shapes=24,max_width=26"`` (a number without a point
+    or exponent is an int). A folder takes the rest of the spec as its path, so put it last
     (``"free_form+folder:/data/masks"``). A `MaskGenerator` is returned unchanged.
 
     Example:
     >>> get_mask_generator("free_form+rectangle")  # doctest: +ELLIPSIS
     UnionMask(generators=[FreeFormMask(...), RectangleMask(...)])
+    >>> get_mask_generator("irregular:min_width=2,max_shapes=24")
+    IrregularMask(min_shapes=4, max_shapes=24, min_width=2, max_width=30.0)
     """
     if isinstance(spec, MaskGenerator):
         return spec
@@ -534,16 +539,47 @@ def get_mask_generator(spec):
         if rest.startswith(_FOLDER_PREFIX):
             generators.append(FolderMask(rest[len(_FOLDER_PREFIX) :]))
             break
-        name, plus, rest = rest.partition("+")
+        part, plus, rest = rest.partition("+")
+        name, colon, arguments = part.partition(":")
         # An empty name (a "+" at either end, or "++") is refused like any unknown one.
         if name not in _NAMED_GENERATORS:
             raise ValueError(
                 f"unknown mask generator {name!r} in spec {spec!r}; expected {expected}"
             )
-        generators.append(_NAMED_GENERATORS[name]())
+        generators.append(_named_generator(name, arguments if colon else None, spec))
         if not plus:
             break
     return generators[0] if len(generators) == 1 else UnionMask(generators)
+
+
+def _named_generator(name, arguments, spec):
+    """``_NAMED_GENERATORS[name](**arguments)`` for the ``KEY=NUMBER,...`` text `arguments`
+    (None: the defaults); a ValueError naming `spec` for a malformed pair or an unknown key."""
+    cls = _NAMED_GENERATORS[name]
+    if arguments is None:
+        return cls()
+    known = list(inspect.signature(cls).parameters)
+    keywords = {}
+    for pair in arguments.split(","):
+        key, equals, text = (piece.strip() for piece in pair.partition("="))
+        number = _parse_number(text)
+        if not equals or number is None or key not in known or key in keywords:
+            raise ValueError(
+                f"bad argument {pair!r} for mask generator {name!r} in spec {spec!r}; expected "
+                f"KEY=NUMBER pairs separated by commas, each key once, keys from {known}"
+            )
+        keywords[key] = number
+    return cls(**keywords)
+
+
+def _parse_number(text):
+    """`text` as an int (digits with an optional sign) or a float; None if it is neither."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None
 
 
 def sample_mask(generator, height, width, seed, index):

@@ -288,3 +288,40 @@ def test_sample_mask_refuses_non_integers():
 def test_empty_name_in_spec(spec):
     with pytest.raises(ValueError, match=re.escape(f"unknown mask generator '' in spec '{spec}'")):
         masks.get_mask_generator(spec)
+
+
+def test_spec_sets_constructor_arguments(tmp_path):
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "a.png")
+    union = masks.get_mask_generator(
+        f"irregular:min_shapes=2, max_width=26.5+blob:max_coverage=0.4+folder:{tmp_path}"
+    )
+    irregular, blob, folder = union.generators
+    assert irregular.get_config() == {
+        "min_shapes": 2, "max_shapes": 12, "min_width": 5.0, "max_width": 26.5
+    }
+    assert type(irregular.min_shapes) is int and blob.max_coverage == 0.4
+    assert folder.path == str(tmp_path)
+    same = masks.sample_mask(masks.IrregularMask(2, 12, 5.0, 26.5), 64, 64, 0, 3)
+    assert np.array_equal(masks.sample_mask(irregular, 64, 64, 0, 3), same)
+
+
+@pytest.mark.parametrize(
+    "spec, bad",
+    [
+        ("irregular:max_width", "'max_width'"),
+        ("irregular:max_width=wide", "'max_width=wide'"),
+        ("irregular:width=3", "'width=3'"),
+        ("irregular:min_shapes=2,min_shapes=3", "'min_shapes=3'"),
+        ("irregular:", "''"),
+    ],
+)
+def test_spec_arguments_refused(spec, bad):
+    with pytest.raises(ValueError, match=re.escape(f"bad argument {bad} for mask generator")):
+        masks.get_mask_generator(spec)
+
+
+def test_spec_argument_values_are_checked_by_the_generator():
+    with pytest.raises(ValueError, match="IrregularMask min_shapes must be an integer.*2.5"):
+        masks.get_mask_generator("irregular:min_shapes=2.5")
+    with pytest.raises(ValueError, match="IrregularMask max_width must be a finite number.*nan"):
+        masks.get_mask_generator("irregular:max_width=nan")
