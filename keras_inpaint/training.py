@@ -49,14 +49,20 @@ import tensorflow as tf
 
 from keras_inpaint import data as inpaint_data
 from keras_inpaint import zoo
-from keras_inpaint.files import atomic_save, atomic_write_text
+from keras_inpaint.files import (
+    MODEL_FILE,
+    RUN_CONFIG_FILE,
+    TIMING_FILE,
+    WEIGHTS_FILE,
+    atomic_save,
+    atomic_write_text,
+)
 from keras_inpaint.models import get_model_class
 from keras_inpaint.models.base import dtype_policy_scope
 from keras_inpaint.scores import TABLE_SCORES
 from keras_inpaint.validation import Validation, summary_line
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
-TIMING_FILE = "timing.json"
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
@@ -231,8 +237,8 @@ def _record_initialisation(run_config, previous, init_from, source_steps):
 
 def _atomic_save(model, directory):
     """``model.keras`` and ``model.weights.h5`` via temporary files renamed into place."""
-    atomic_save(model.save, directory / "model.keras")
-    atomic_save(model.save_weights, directory / "model.weights.h5")
+    atomic_save(model.save, directory / MODEL_FILE)
+    atomic_save(model.save_weights, directory / WEIGHTS_FILE)
 
 
 def train(
@@ -324,7 +330,8 @@ def train(
     }
     strategy = make_strategy(strategy)
     chief = _is_chief(strategy)
-    previous_run = _check_run_config(output / "run.json", run_config, resume) if chief else None
+    run_file = output / RUN_CONFIG_FILE
+    previous_run = _check_run_config(run_file, run_config, resume) if chief else None
     new_run = chief and previous_run is None
     held_out = None
     if chief and validation_images is not None:
@@ -358,11 +365,11 @@ def train(
         output.mkdir(parents=True, exist_ok=True)
         if chief:
             _record_initialisation(run_config, previous_run, init_from, source_steps)
-            _write_run_config(output / "run.json", run_config)
+            _write_run_config(run_file, run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")
         validation_log = None if held_out is None else held_out.open_log(output, start, resume)
-        with _forgotten_if_failing_before_a_checkpoint(output / "run.json", manager, new_run):
+        with _forgotten_if_failing_before_a_checkpoint(run_file, manager, new_run):
             _run_steps(
                 net, strategy, dataset, manager, output if chief else None, start, steps,
                 jit_compile=jit_compile, verbose=verbose, resume=resume,

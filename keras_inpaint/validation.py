@@ -29,11 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_inpaint.evaluation import batches, evaluation_pairs
-from keras_inpaint.files import atomic_write_text
+from keras_inpaint.files import VALIDATION_FILE, atomic_write_text
 from keras_inpaint.metrics import BinnedScores
 from keras_inpaint.scores import TABLE_SCORES
-
-VALIDATION_FILE = "validation.json"
 
 
 class Validation:

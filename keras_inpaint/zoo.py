@@ -52,13 +52,19 @@ import uuid
 import zipfile
 from pathlib import Path
 
+from keras_inpaint.files import (
+    MODEL_FILE,
+    RUN_CONFIG_FILE,
+    TIMING_FILE,
+    VALIDATION_FILE,
+    WEIGHTS_FILE,
+)
 from keras_inpaint.scores import TABLE_SCORES, score_text
 
 CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 MODEL_CARD_FILE = "README.md"
-RUN_FILES = ("run.json", "model.keras", "model.weights.h5")
+RUN_FILES = (RUN_CONFIG_FILE, MODEL_FILE, WEIGHTS_FILE)
 """What `publish` needs in a training run directory (written by `keras_inpaint.training`)."""
 
 WEIGHT_SOURCES = ("zoo", None)
@@ -646,7 +652,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     evaluation = _model_evaluation(evaluation, name)
     scores = _check_scores({**(evaluation or {}).get("scores", {}), **(scores or {})} or None)
     run, timing = _run_record(run_dir)
-    model = _load_keras_file(run_dir / "model.keras")
+    model = _load_keras_file(run_dir / MODEL_FILE)
     if generator_only and (getattr(model, "generator", None) is None
                            or getattr(model, "inference_needs_discriminator", True)):
         raise ValueError(
@@ -676,7 +682,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     return write_preset(
         dest_dir,
         model,
-        functools.partial(_write_model_weights, run_dir / "model.weights.h5", float16=float16,
+        functools.partial(_write_model_weights, run_dir / WEIGHTS_FILE, float16=float16,
                           group="generator" if generator_only else None),
         metadata,
         lambda complete: model_card(complete, entry),
@@ -797,9 +803,9 @@ def trained_model_file(source):
         ValueError: `source` is a run directory without ``model.keras`` (not finished).
     """
     source = os.fspath(source)
-    if not (Path(source) / "run.json").is_file():
+    if not (Path(source) / RUN_CONFIG_FILE).is_file():
         return source
-    model_file = Path(source) / "model.keras"
+    model_file = Path(source) / MODEL_FILE
     if not model_file.is_file():
         raise ValueError(f"{source!r} is a run that has not finished (no model.keras); "
                          "finish it with --resume first")
@@ -824,8 +830,8 @@ def initialisation_record(source, steps=None):
     if source in ENTRIES or source in ALIASES:
         folder = get_entry(source).preset_dir
     else:
-        folder = Path(source).parent if Path(source).name == "model.keras" else Path(source)
-    if not (folder / "run.json").is_file():
+        folder = Path(source).parent if Path(source).name == MODEL_FILE else Path(source)
+    if not (folder / RUN_CONFIG_FILE).is_file():
         preset = read_metadata(folder)
         if "command" not in preset:
             return {"source": source}
@@ -850,7 +856,7 @@ def _validation_record(run_dir, steps):
     """The run's validation curve (``validation.json``, `keras_inpaint.validation`) up to the
     published weights' step: ``{"protocol", "steps": [{"step", <scores of the all row>}]}``;
     None when the run was not validated."""
-    path = run_dir / "validation.json"
+    path = run_dir / VALIDATION_FILE
     if not path.is_file():
         return None
     log = json.loads(path.read_text(encoding="utf-8"))
@@ -896,9 +902,9 @@ def _sessions_before(timing, steps):
 
 def _run_record(run_dir):
     """A run directory's ``run.json`` and ``timing.json`` (None when absent) as dicts."""
-    timing_path = run_dir / "timing.json"
+    timing_path = run_dir / TIMING_FILE
     timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.is_file() else None
-    return json.loads((run_dir / "run.json").read_text(encoding="utf-8")), timing
+    return json.loads((run_dir / RUN_CONFIG_FILE).read_text(encoding="utf-8")), timing
 
 
 def _initialisation_lines(initialised_from):

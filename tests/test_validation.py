@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from keras_inpaint import evaluation, training, zoo
-from keras_inpaint.validation import VALIDATION_FILE, Validation, summary_line
+from keras_inpaint.files import VALIDATION_FILE
+from keras_inpaint.validation import Validation, summary_line
 from test_evaluation import write_masks
 from test_training import toy_train
 
