@@ -545,8 +545,8 @@ def add_export_parser(subparsers):
         "export",
         help="write a TF Serving SavedModel (keras_inpaint.export.export_saved_model)",
         description="Export a zoo model as DIR/<version>/ for TF Serving (signatures "
-        "serving_default: uint8 image + mask -> inpainted; inpaint_bytes: PNG/JPEG bytes -> "
-        "PNG bytes).",
+        "serving_default: uint8 image + mask -> inpainted; inpaint_bytes: PNG, JPEG, GIF, "
+        "BMP or WebP bytes -> PNG bytes).",
     )
     parser.add_argument("name", help="zoo name, preset folder or .keras file")
     parser.add_argument("directory", help="model base folder (TF Serving's model_base_path)")

@@ -7,16 +7,19 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   ``[N, H, W, 1]`` (nonzero = hole), N, H and W dynamic (and positive: an empty batch or
   image is refused with its shape); output ``inpainted`` uint8 ``[N, H, W, 3]`` with the known
   pixels of ``image`` unchanged;
-- ``inpaint_bytes``: inputs ``image_bytes`` and ``mask_bytes``, PNG or JPEG files as strings
-  (a scalar or ``[N]``); output ``inpainted_bytes``, PNG files of the same shape. TF Serving's
+- ``inpaint_bytes``: inputs ``image_bytes`` and ``mask_bytes``, PNG, JPEG, GIF (its first
+  frame), BMP or WebP files as strings (a scalar or ``[N]``); output ``inpainted_bytes``, PNG files of the same shape. TF Serving's
   REST API returns outputs whose name ends in ``_bytes`` base64-encoded, so it is used with
   ``{"b64": ...}`` strings. Files are read as `keras_inpaint.inference` reads them (with PIL):
   the mask by `inpaint()`'s rules at its default threshold (8- or 16-bit grey, grey + alpha,
   RGB or RGBA; the luminance times the alpha, nonzero = hole; 16-bit colour masks keep their
   16 bits, which PIL would cut to 8), a 16-bit grey photo rounded to the nearest 8-bit level,
-  a 16-bit colour one cut to its top 8 bits (as PIL does). A file that cannot be decoded
-  fails at the node ``image_bytes/DecodeImage`` or ``mask_bytes/DecodeImage``, which the error
-  names (not the file's index in the batch: the decoder's message is its own).
+  a 16-bit colour one cut to its top 8 bits (as PIL does). A string that does not start like
+  one of these formats is refused with its input and index in the batch and its first bytes
+  (``image_bytes[2] is not a PNG, JPEG, GIF, BMP or WebP file ...``; base64 text, the usual
+  mistake, starts ``iVBORw0KGgo`` or ``/9j/``); a file of a known format that cannot be
+  decoded (truncated, corrupt) fails at the node ``image_bytes/DecodeImage`` or
+  ``mask_bytes/DecodeImage``, which the error names (the decoder's message has no index).
 
 Everything between the uint8 / bytes inputs and outputs is in the graph: decoding, scaling to
 [0, 1], the model (which pads to its stride or resizes internally), compositing and rounding to
@@ -63,7 +66,7 @@ from keras_inpaint.inference import (
 )
 from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 5
+GRAPH_VERSION = 6
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
@@ -72,7 +75,9 @@ down no further than `MIN_SCALED_FRACTION` of the model's side (thin crops of lo
 (the model's code is traced into the export). 5: `inpaint_bytes` reads masks of 16 bits,
 with alpha or in colour and 16-bit grey photos as `inpaint()` does (4 kept a mask's top 8 bits,
 ignored its alpha and cut 16-bit grey photos to 8 bits); empty inputs are refused with their
-shape; the DeepFill models mirror photos under 5 pixels up to 5 instead of refusing them."""
+shape; the DeepFill models mirror photos under 5 pixels up to 5 instead of refusing them.
+6: `inpaint_bytes` reads WebP files (5 refused them: TensorFlow decodes WebP at 8 bits only)
+and refuses strings of no known format with their input and index in the batch."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -88,6 +93,18 @@ _LEVELS = 255.0
 _SIXTEEN_BIT_LEVELS = 65535.0
 """Largest uint16 value: files are decoded at 16 bits, so that 16-bit masks keep their values
 (8-bit files decode to 257 times theirs: the same fraction of the largest value)."""
+
+_EIGHT_TO_SIXTEEN_BITS = 257
+"""65535 / 255: an 8-bit value as the 16-bit value of the same fraction."""
+
+_FILE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM")
+"""First bytes of the PNG, JPEG, GIF and BMP files that ``tf.io.decode_image`` reads."""
+
+_WEBP_RIFF, _WEBP_FORM, _WEBP_FORM_OFFSET = b"RIFF", b"WEBP", 8
+"""A WebP file: ``RIFF``, a 4-byte size, then ``WEBP``."""
+
+_SHOWN_BYTES = 16
+"""How many first bytes of an unknown file an error shows."""
 
 
 def export_saved_model(model, directory, version=1):
@@ -165,10 +182,10 @@ def export_saved_model(model, directory, version=1):
     )
     serving.get_concrete_function()  # traced once; the bytes signature calls this function
 
-    def inpaint_one_file(encoded):
-        image_bytes, mask_bytes = encoded
-        image = _decode_photo(image_bytes)
-        mask = tf.cast(_decode_hole(mask_bytes), tf.uint8)
+    def inpaint_one_file(element):
+        index, image_bytes, mask_bytes = element
+        image = _decode_photo(image_bytes, index)
+        mask = tf.cast(_decode_hole(mask_bytes, index), tf.uint8)
         output = serving(image[tf.newaxis], mask[tf.newaxis])[OUTPUT_KEY][0]
         return tf.io.encode_png(output)
 
@@ -180,8 +197,9 @@ def export_saved_model(model, directory, version=1):
             same_shape = tf.debugging.assert_equal(tf.shape(image_bytes), tf.shape(mask_bytes),
                                                    message=message)
         with tf.control_dependencies([same_shape]):
-            files = (tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1]))
-        encoded = tf.map_fn(inpaint_one_file, files, fn_output_signature=tf.string)
+            images, masks = tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1])
+        elements = (tf.range(tf.size(images)), images, masks)
+        encoded = tf.map_fn(inpaint_one_file, elements, fn_output_signature=tf.string)
         return {BYTES_OUTPUT_KEY: tf.reshape(encoded, tf.shape(image_bytes))}
 
     archive = keras.export.ExportArchive()
@@ -204,12 +222,37 @@ def export_saved_model(model, directory, version=1):
     return target
 
 
-def _decode(encoded, name):
-    """A file's uint16 values [H, W, C], C its channels (1 to 4); decode errors name the node
-    ``<name>/DecodeImage``."""
+def _decode(encoded, name, index):
+    """A file's uint16 values [H, W, C], C its channels (1 to 4). A string of no known format is
+    refused naming ``<name>[index]`` and its first bytes; decode errors name the node
+    ``<name>/DecodeImage``. WebP, which TensorFlow decodes at 8 bits only, is scaled to 16."""
     import tensorflow as tf
 
-    return tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name)
+    # Padded so that reading the WebP form's offset never runs past a short string's end.
+    head = tf.strings.join([encoded, b"\0" * (_WEBP_FORM_OFFSET + len(_WEBP_FORM))])
+    webp = tf.logical_and(
+        tf.equal(tf.strings.substr(head, 0, len(_WEBP_RIFF)), _WEBP_RIFF),
+        tf.equal(tf.strings.substr(head, _WEBP_FORM_OFFSET, len(_WEBP_FORM)), _WEBP_FORM),
+    )
+    known = tf.reduce_any(
+        tf.stack([tf.equal(tf.strings.substr(head, 0, len(start)), start)
+                  for start in _FILE_SIGNATURES] + [webp])
+    )
+    message = tf.strings.join([
+        f"{name}[", tf.strings.as_string(index), "] is not a PNG, JPEG, GIF, BMP or WebP file "
+        '(base64 text? TF Serving\'s REST API takes files as {"b64": "..."}); its first bytes: ',
+        tf.strings.substr(encoded, 0, tf.minimum(tf.strings.length(encoded), _SHOWN_BYTES)),
+    ])
+    check = tf.debugging.Assert(known, [message], name=f"{name}_format")
+    with tf.control_dependencies([check]):
+        return tf.cond(
+            webp,
+            lambda: tf.cast(tf.io.decode_image(encoded, expand_animations=False), tf.uint16)
+            * _EIGHT_TO_SIXTEEN_BITS,
+            lambda: tf.io.decode_image(
+                encoded, dtype=tf.uint16, expand_animations=False, name=name
+            ),
+        )
 
 
 def _fractions(values):
@@ -227,13 +270,13 @@ def _colour(values):
     return tf.gather(values, tf.constant([0, 1, 2]) * in_colour, axis=-1)
 
 
-def _decode_photo(encoded):
+def _decode_photo(encoded, index):
     """uint8 [H, W, 3] of an image file as `inference` reads it with PIL: a 16-bit grey photo
     rounded to the nearest 8-bit level, a 16-bit colour one (PIL's RGB / RGBA) cut to its top
     8 bits, alpha dropped."""
     import tensorflow as tf
 
-    values = _decode(encoded, "image_bytes")
+    values = _decode(encoded, "image_bytes", index)
     return _colour(tf.cond(
         tf.shape(values)[-1] == 1,
         lambda: _to_levels(_fractions(values)),
@@ -241,12 +284,12 @@ def _decode_photo(encoded):
     ))
 
 
-def _decode_hole(encoded):
+def _decode_hole(encoded, index):
     """Bool [H, W, 1] hole of a mask file by `inpaint()`'s rules (default threshold): the
     luminance of its colour (grey as it is), times its alpha if it has one, above 0."""
     import tensorflow as tf
 
-    values = _fractions(_decode(encoded, "mask_bytes"))
+    values = _fractions(_decode(encoded, "mask_bytes", index))
     alpha = tf.where(tf.shape(values)[-1] % 2 == 0, values[..., -1], 1.0)
     return (tf.tensordot(_colour(values), LUMA_WEIGHTS, 1) * alpha > 0)[..., tf.newaxis]
 

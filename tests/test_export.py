@@ -7,6 +7,7 @@ ops and XLA-must-compile functions."""
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -284,11 +285,42 @@ def test_decode_errors_name_the_input(exported):
     signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
     image, mask = uint8_inputs(8, 8, batch=1)
     files = {"image_bytes": png_bytes(image[0]), "mask_bytes": png_bytes(mask[0])}
-    for name, encoded in files.items():
-        for broken in (b"not an image", encoded[:60]):  # unknown format, truncated PNG
-            with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name}/DecodeImage"):
-                signature(**{key: tf.constant(value)
-                             for key, value in {**files, name: broken}.items()})
+    for name, encoded in files.items():  # a truncated PNG: the decoder's node is named
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name}/DecodeImage"):
+            signature(**{key: tf.constant(value)
+                         for key, value in {**files, name: encoded[:60]}.items()})
+
+
+@pytest.mark.parametrize("name", ["image_bytes", "mask_bytes"])
+def test_strings_of_no_image_format_are_refused_with_their_index(exported, name):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(8, 8, batch=3)
+    files = {"image_bytes": [png_bytes(photo) for photo in image],
+             "mask_bytes": [png_bytes(hole) for hole in mask]}
+    for index, broken in ((1, base64.b64encode(files[name][1])), (2, b"RIFF"), (0, b"")):
+        batch = {**files, name: [broken if i == index else f for i, f in enumerate(files[name])]}
+        message = (rf"{name}\[{index}\] is not a PNG, JPEG, GIF, BMP or WebP file .*"
+                   rf"its first bytes: {re.escape(broken[:16].decode())}")
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            signature(**{key: tf.constant(value) for key, value in batch.items()})
+
+
+def test_webp_and_gif_files_are_served_like_inpaint_reads_them(model, exported):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(10, 12, batch=1)
+    photo, hole = Image.fromarray(image[0]), Image.fromarray(mask[0, ..., 0])
+    for kind, options in (("WEBP", {"lossless": True}), ("GIF", {})):
+        encoded = []
+        for picture in (photo, hole):
+            buffer = io.BytesIO()
+            picture.save(buffer, kind, **options)
+            encoded.append(buffer.getvalue())
+        served = signature(image_bytes=tf.constant(encoded[0]),
+                           mask_bytes=tf.constant(encoded[1]))["inpainted_bytes"]
+        expected = inpaint(Image.open(io.BytesIO(encoded[0])),
+                           Image.open(io.BytesIO(encoded[1])), model=model)
+        np.testing.assert_array_equal(tf.io.decode_png(served).numpy(), np.asarray(expected),
+                                      err_msg=kind)
 
 
 def test_large_photo_is_served_like_inpaint_fills_it(model, exported):
