@@ -7,10 +7,10 @@ Serve a model exported with ``keras-inpaint export NAME DIR`` first, e.g.
 
     docker run --rm -p 8501:8501 -v "$PWD/DIR:/models/NAME" -e MODEL_NAME=NAME tensorflow/serving
 
-The client sends the image and mask files (PNG, JPEG, GIF, BMP or WebP; mask white / nonzero = hole) as
-base64 strings to the ``inpaint_bytes`` signature and writes the PNG it gets back; TF Serving
-returns outputs whose name ends in ``_bytes`` as ``{"b64": ...}``. Standard library only: it
-needs neither TensorFlow nor keras_inpaint.
+The client sends the image and mask files (PNG, JPEG, GIF, BMP or WebP; mask white / nonzero
+= hole) as base64 strings to the ``inpaint_bytes`` signature and writes the PNG it gets back; TF
+Serving returns outputs whose name ends in ``_bytes`` as ``{"b64": ...}``. Standard library
+only: it needs neither TensorFlow nor keras_inpaint.
 """
 
 import argparse
