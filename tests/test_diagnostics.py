@@ -85,3 +85,36 @@ def test_main_prints_bands_and_flat_fills(photo_folder, tmp_path, monkeypatch, c
     for grey, line in zip(script.FLAT_GREYS, flat):  # a classical fill returns the flat grey
         values = [float(value) for value in line.split("-> ")[1].split(", ")]
         np.testing.assert_allclose(values, grey, atol=0.01)
+
+
+def load_mask_statistics():
+    sys.path.insert(0, str(SCRIPT.parent))  # it imports border_distance beside it
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "mask_statistics", SCRIPT.parent / "mask_statistics.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
+def test_mask_statistics_shares_per_bin(tmp_path):
+    script = load_mask_statistics()
+    square = np.zeros((64, 64, 1), np.float32)
+    square[10:50, 12:52] = 1  # 40x40, 39 %: 304 pixels within 2 of the border, 24x24 beyond 8
+    line = np.zeros((64, 64, 1), np.float32)
+    line[30, 2:60] = 1  # one pixel wide, 1.4 %: all within 2
+    stats = script.hole_statistics([square, line, np.zeros((64, 64, 1), np.float32)])
+    assert list(stats) == ["1-10%", "30-40%", "all"]
+    np.testing.assert_allclose(stats["30-40%"], (1, 304 / 1600, 576 / 1600))
+    np.testing.assert_allclose(stats["1-10%"], (1, 1.0, 0.0))
+    np.testing.assert_allclose(stats["all"], (2, (1 + 304 / 1600) / 2, 576 / 3200))
+    hole = square[..., 0] > 0
+    distance = brute_force_distance(hole)[hole]
+    assert np.sum(distance <= 2) == 304 and np.sum(distance > 8) == 576
+
+    folder = script.source_masks(str(write_masks(tmp_path / "m", [0.1, 0.3, 0.5])), 32, count=99)
+    assert [round(float(m.mean()), 2) for m in folder] == [0.09, 0.28, 0.5]  # rows at 32
+    drawn = script.source_masks("irregular:max_shapes=4", 32, count=5)
+    assert len(drawn) == 5 and not np.array_equal(drawn[0], drawn[1])
