@@ -182,6 +182,15 @@ def add_evaluate_parser(subparsers):
         help="score one method after a post-processor, e.g. --postprocess gated_conv=poisson "
         "(Iizuka et al.'s Poisson blending; repeatable; recorded in the --json protocol)",
     )
+    parser.add_argument(
+        "--flips",
+        dest="flip_counts",
+        action="append",
+        default=[],
+        metavar="LABEL=N",
+        help="score one model as the mean of its fills of N mirror images, N 2 or 4 "
+        "(keras_inpaint.ensemble.FlipEnsemble; repeatable; recorded in the --json protocol)",
+    )
     parser.set_defaults(handler=run_evaluate)
 
 
@@ -200,15 +209,35 @@ def method_postprocessors(assignments, labels):
     """``["label=name", ...]`` -> ``{label: name}``, each name a known post-processor."""
     from keras_inpaint.postprocess import get_postprocessor
 
-    postprocessors = {}
-    for assignment in assignments:
-        label, name = _split_method_label(assignment, "=", "--postprocess LABEL=NAME", labels)
+    def known(name):
         get_postprocessor(name)  # raises for an unknown name
-        if label in postprocessors:
-            raise ValueError(f"--postprocess names {label!r} twice; one post-processor per "
-                             f"column (label the model twice to compare two)")
-        postprocessors[label] = name
-    return postprocessors
+        return name
+
+    return _one_per_label(assignments, labels, "--postprocess", "NAME", known)
+
+
+def method_flips(assignments, labels):
+    """``["label=n", ...]`` -> ``{label: n}``, each n a flip count of `FlipEnsemble`."""
+    from keras_inpaint.ensemble import FLIP_COUNTS
+
+    def count(text):
+        if text not in [str(n) for n in FLIP_COUNTS]:
+            raise ValueError(f"--flips expects N one of {FLIP_COUNTS}, received {text!r}")
+        return int(text)
+
+    return _one_per_label(assignments, labels, "--flips", "N", count)
+
+
+def _one_per_label(assignments, labels, option, value_name, parse):
+    """``["label=value", ...]`` -> ``{label: parse(value)}``, each label once."""
+    values = {}
+    for assignment in assignments:
+        label, text = _split_method_label(assignment, "=", f"{option} LABEL={value_name}", labels)
+        if label in values:
+            raise ValueError(f"{option} names {label!r} twice; one per column (label the model "
+                             "twice to compare two)")
+        values[label] = parse(text)
+    return values
 
 
 def _split_method_label(assignment, separator, usage, labels):
@@ -244,10 +273,13 @@ def run_evaluate(args):
         sources[label] = source
     overrides = method_overrides(args.overrides, list(sources))
     postprocessors = method_postprocessors(args.postprocessors, list(sources))
+    flips = method_flips(args.flip_counts, list(sources))
     _prepare_output_files({"--out": args.out, "--json": args.json,
                            "--contact-sheet": args.contact_sheet}, images=("--contact-sheet",))
     methods = {label: _load_method(zoo, label, source, overrides.get(label, {}))
                for label, source in sources.items()}
+    for label, count in flips.items():
+        methods[label] = _with_flips(methods[label], count, f"--flips {label}={count}")
     for label, name in postprocessors.items():
         methods[label] = evaluation.postprocessed(methods[label], name)
     scores = evaluation.evaluate(
@@ -264,10 +296,34 @@ def run_evaluate(args):
                     "limit": args.limit, "stride": args.stride, **overrides}
         if postprocessors:
             protocol["postprocess"] = postprocessors
+        if flips:
+            protocol["flips"] = flips
         Path(args.json).write_text(
             json.dumps(evaluation.report_json(scores, **protocol), indent=2) + "\n",
             encoding="utf-8",
         )
+
+
+def _add_flips_argument(parser):
+    parser.add_argument(
+        # ensemble.FLIP_COUNTS, not imported: building the parser must not import Keras.
+        "--flips", type=int, choices=(1, 2, 4), default=1,
+        help="fill the image and 1 or 3 mirror images of it and average (a test-time ensemble, "
+        "keras_inpaint.ensemble.FlipEnsemble: N times the time; default 1, the model alone)",
+    )
+
+
+def _with_flips(model, flips, option=None):
+    """`model`, or its `FlipEnsemble` of `flips` mirror images (a ValueError naming `option`
+    for a classical fill)."""
+    from keras_inpaint.ensemble import FlipEnsemble
+
+    if flips == 1:
+        return model
+    try:
+        return FlipEnsemble(model, flips)
+    except ValueError as error:
+        raise ValueError(f"{option or f'--flips {flips}'}: {error}") from error
 
 
 # ---- inpaint ---------------------------------------------------------------------------------
@@ -297,6 +353,7 @@ def add_inpaint_parser(subparsers):
         "weights that beats the classical fills, else navier_stokes; see `keras-inpaint list`)",
     )
     parser.add_argument("--postprocess", default=None, help="poisson: Poisson blending")
+    _add_flips_argument(parser)
     parser.add_argument(
         "--compare",
         default=None,
@@ -322,10 +379,10 @@ def run_inpaint(args):
     outputs = {"-o": args.output, "--compare": args.compare}
     _check_distinct({"IMAGE": args.image, "MASK": args.mask, **outputs})  # never overwrite input
     if os.path.isdir(args.image):
-        _inpaint_folder(args, inference.resolve_model(args.model))
+        _inpaint_folder(args, _with_flips(inference.resolve_model(args.model), args.flips))
     else:
         _prepare_output_files(outputs, images=tuple(outputs))
-        model = inference.resolve_model(args.model)
+        model = _with_flips(inference.resolve_model(args.model), args.flips)
         _save_pictures(_inpainted(args, model, args.image, args.mask), args.output, args.compare)
         print(f"wrote {args.output}" + (f" and {args.compare}" if args.compare else ""))
 
@@ -558,6 +615,7 @@ def add_export_parser(subparsers):
         default="zoo",
         help="none: export the architecture with random weights",
     )
+    _add_flips_argument(parser)
     parser.set_defaults(handler=run_export)
 
 
@@ -566,6 +624,7 @@ def run_export(args):
     from keras_inpaint.export import export_saved_model
 
     model = zoo.load(args.name, weights=None if args.weights == "none" else "zoo")
+    model = _with_flips(model, args.flips)
     path = export_saved_model(model, args.directory, version=args.version)
     print(f"wrote {path} (signatures serving_default and inpaint_bytes)")
 

@@ -755,13 +755,15 @@ def _model_evaluation(report, name):
             f"the evaluation report has no column {name!r} (it has {', '.join(methods) or 'none'}"
             f"); evaluate the run as {name}=RUN_DIR/model.keras"
         )
-    postprocessed = (report.get("protocol") or {}).get("postprocess") or {}
-    if name in postprocessed:
-        raise ValueError(
-            f"the evaluation report's column {name!r} was post-processed "
-            f"({postprocessed[name]}); a preset's scores are of the model's own output: "
-            f"evaluate it without --postprocess {name}=..."
-        )
+    protocol = report.get("protocol") or {}
+    postprocessed = protocol.get("postprocess") or {}
+    for option, done in (("--postprocess", postprocessed), ("--flips", protocol.get("flips") or {})):
+        if name in done:
+            raise ValueError(
+                f"the evaluation report's column {name!r} was scored with {option} "
+                f"{name}={done[name]}; a preset's scores are of the model's own output: "
+                f"evaluate it without {option} {name}=..."
+            )
     rows = methods[name]
     overall = next(row for row in rows if row["bin"] == "all")
     baselines = {label: table for label, table in methods.items()

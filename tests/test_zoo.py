@@ -266,10 +266,12 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     with pytest.raises(ValueError, match="no column 'gated_conv'"):
         zoo.publish(run, zoo_root / "gated_conv",
                     evaluation={"methods": {"telea": evaluation_report(26.0)["methods"]["telea"]}})
-    blended = evaluation_report(24.5)
-    blended["protocol"]["postprocess"] = {"gated_conv": "poisson"}
-    with pytest.raises(ValueError, match=r"column 'gated_conv' was post-processed \(poisson\)"):
-        zoo.publish(run, zoo_root / "gated_conv", evaluation=blended)
+    for option, key, value in (("--postprocess", "postprocess", "poisson"), ("--flips", "flips", 4)):
+        altered = evaluation_report(24.5)
+        altered["protocol"][key] = {"gated_conv": value}
+        message = rf"column 'gated_conv' was scored with {option} gated_conv={value}"
+        with pytest.raises(ValueError, match=message):
+            zoo.publish(run, zoo_root / "gated_conv", evaluation=altered)
     zoo.publish(run, zoo_root / "gated_conv", evaluation=evaluation_report(24.5),
                 notes="Trained with a smaller width.")
     metadata = zoo.read_metadata(zoo_root / "gated_conv")
