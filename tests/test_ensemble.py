@@ -13,19 +13,13 @@ from keras_inpaint import cli, evaluation, inpaint
 from keras_inpaint.ensemble import FlipEnsemble
 from keras_inpaint.postprocess import ClassicalInpainter
 from test_evaluation import write_masks
-from toy_model import ToyInpainter
+from test_export import model  # noqa: F401 (a fixture: a ToyInpainter at 16x16)
 
 
 @pytest.fixture(scope="module")
-def toy():
-    keras.utils.set_random_seed(0)
-    return ToyInpainter(image_size=16, width=3)
-
-
-@pytest.fixture(scope="module")
-def toy_file(toy, tmp_path_factory):
+def toy_file(model, tmp_path_factory):
     path = tmp_path_factory.mktemp("toy") / "toy.keras"
-    toy.save(path)
+    model.save(path)
     return path
 
 
@@ -50,37 +44,37 @@ def numpy_flip_mean(model, inputs, flips):
 
 
 @pytest.mark.parametrize("flips", [1, 2, 4])
-def test_flip_ensemble_is_the_mean_of_mirrored_fills(toy, flips):
+def test_flip_ensemble_is_the_mean_of_mirrored_fills(model, flips):
     inputs = batch()
-    ensemble = FlipEnsemble(toy, flips)
+    ensemble = FlipEnsemble(model, flips)
     output = np.asarray(ensemble(inputs))
-    np.testing.assert_allclose(output, numpy_flip_mean(toy, inputs, flips), atol=1e-6)
+    np.testing.assert_allclose(output, numpy_flip_mean(model, inputs, flips), atol=1e-6)
     known = inputs["mask"][..., 0] == 0
     np.testing.assert_array_equal(output[known], inputs["image"][known])  # still composited
-    if flips > 1:  # the toy is not mirror-symmetric, so the mean differs from one fill
-        assert np.abs(output - np.asarray(toy(inputs))).max() > 1e-3
+    if flips > 1:  # the model is not mirror-symmetric, so the mean differs from one fill
+        assert np.abs(output - np.asarray(model(inputs))).max() > 1e-3
     assert ensemble.image_size == (16, 16)
 
 
-def test_flip_ensemble_saves_and_loads(toy, tmp_path):
-    ensemble = FlipEnsemble(toy, 2)
+def test_flip_ensemble_saves_and_loads(model, tmp_path):
+    ensemble = FlipEnsemble(model, 2)
     ensemble.save(tmp_path / "e.keras")
     loaded = keras.saving.load_model(tmp_path / "e.keras")
     assert isinstance(loaded, FlipEnsemble) and loaded.flips == 2
     np.testing.assert_array_equal(np.asarray(loaded(batch())), np.asarray(ensemble(batch())))
 
 
-def test_flip_ensemble_refuses_bad_arguments(toy):
+def test_flip_ensemble_refuses_bad_arguments(model):
     for flips in (3, 0, True, "4"):
         with pytest.raises(ValueError, match=rf"flips must be one of \(1, 2, 4\), received "
                                              rf"{flips!r}"):
-            FlipEnsemble(toy, flips)
+            FlipEnsemble(model, flips)
     with pytest.raises(ValueError, match="takes an inpainting keras.Model, received "
                                          "ClassicalInpainter"):
         FlipEnsemble(ClassicalInpainter("telea"), 2)
 
 
-def test_evaluate_scores_a_flip_ensemble_column(toy, toy_file, tmp_path, capsys):
+def test_evaluate_scores_a_flip_ensemble_column(model, toy_file, tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
     for index in range(2):
@@ -92,7 +86,7 @@ def test_evaluate_scores_a_flip_ensemble_column(toy, toy_file, tmp_path, capsys)
                      "--json", str(tmp_path / "r.json"), *common]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["protocol"]["flips"] == {"mean": 4}
-    expected = evaluation.evaluate({"mean": FlipEnsemble(toy, 4)}, photos, masks,
+    expected = evaluation.evaluate({"mean": FlipEnsemble(model, 4)}, photos, masks,
                                    size=16)["mean"].table()
     scored = [row for row in report["methods"]["mean"] if row["count"]]
     assert scored == [pytest.approx(row) for row in expected if row["count"]]
@@ -109,7 +103,7 @@ def test_evaluate_scores_a_flip_ensemble_column(toy, toy_file, tmp_path, capsys)
         assert message in capsys.readouterr().err
 
 
-def test_inpaint_and_export_take_flips(toy, toy_file, tmp_path, capsys):
+def test_inpaint_and_export_take_flips(model, toy_file, tmp_path, capsys):
     image = np.random.default_rng(1).integers(0, 256, (20, 24, 3), np.uint8)
     mask = np.zeros((20, 24), np.uint8)
     mask[4:11, 6:15] = 255
@@ -118,9 +112,9 @@ def test_inpaint_and_export_take_flips(toy, toy_file, tmp_path, capsys):
     assert cli.main(["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
                      "-o", str(tmp_path / "out.png"), "--model", str(toy_file),
                      "--flips", "4"]) == 0
-    expected = np.asarray(inpaint(image, mask, model=FlipEnsemble(toy, 4)))
+    expected = np.asarray(inpaint(image, mask, model=FlipEnsemble(model, 4)))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
-    assert (expected != np.asarray(inpaint(image, mask, model=toy))).any()
+    assert (expected != np.asarray(inpaint(image, mask, model=model))).any()
     assert cli.main(["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"),
                      "-o", str(tmp_path / "x.png"), "--model", "telea", "--flips", "2"]) == 2
     assert "--flips 2: FlipEnsemble takes an inpainting keras.Model" in capsys.readouterr().err
