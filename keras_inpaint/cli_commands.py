@@ -316,10 +316,10 @@ def _add_flips_argument(parser):
 def _with_flips(model, flips, option=None):
     """`model`, or its `FlipEnsemble` of `flips` mirror images (a ValueError naming `option`
     for a classical fill)."""
+    if flips == 1:
+        return model  # the ensemble module imports Keras: not for classical fills
     from keras_inpaint.ensemble import FlipEnsemble
 
-    if flips == 1:
-        return model
     try:
         return FlipEnsemble(model, flips)
     except ValueError as error:
