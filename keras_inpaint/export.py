@@ -8,9 +8,10 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   image is refused with its shape); output ``inpainted`` uint8 ``[N, H, W, 3]`` with the known
   pixels of ``image`` unchanged;
 - ``inpaint_bytes``: inputs ``image_bytes`` and ``mask_bytes``, PNG, JPEG, GIF (its first
-  frame), BMP or WebP files as strings (a scalar or ``[N]``); output ``inpainted_bytes``, PNG files of the same shape. TF Serving's
-  REST API returns outputs whose name ends in ``_bytes`` base64-encoded, so it is used with
-  ``{"b64": ...}`` strings. Files are read as `keras_inpaint.inference` reads them (with PIL):
+  frame), BMP or WebP files as strings (a scalar or ``[N]``); output ``inpainted_bytes``, PNG
+  files of the same shape. TF Serving's REST API returns outputs whose name ends in ``_bytes``
+  base64-encoded, so it is used with ``{"b64": ...}`` strings. Files are read as
+  `keras_inpaint.inference` reads them (with PIL):
   the mask by `inpaint()`'s rules at its default threshold (8- or 16-bit grey, grey + alpha,
   RGB or RGBA; the luminance times the alpha, nonzero = hole; 16-bit colour masks keep their
   16 bits, which PIL would cut to 8), a 16-bit grey photo rounded to the nearest 8-bit level,
@@ -241,7 +242,7 @@ def _decode(encoded, name, index):
     message = tf.strings.join([
         f"{name}[", tf.strings.as_string(index), "] is not a PNG, JPEG, GIF, BMP or WebP file "
         '(base64 text? TF Serving\'s REST API takes files as {"b64": "..."}); its first bytes: ',
-        tf.strings.substr(encoded, 0, tf.minimum(tf.strings.length(encoded), _SHOWN_BYTES)),
+        tf.strings.substr(encoded, 0, _SHOWN_BYTES),  # the whole string if it is shorter
     ])
     check = tf.debugging.Assert(known, [message], name=f"{name}_format")
     with tf.control_dependencies([check]):
