@@ -11,7 +11,8 @@ Generators: `RectangleMask` / `CenterMask` (Pathak et al. 2016, Iizuka et al. 20
 2018), `FreeFormMask` (Yu et al. 2019 brush strokes), `IrregularMask` (in the style of Liu et
 al. 2018), `BlobMask` (Pathak et al.'s random object-shaped regions), `FolderMask` (mask files
 such as NVIDIA's irregular mask set) and `UnionMask`. `get_mask_generator(spec)` builds one from
-a name, with constructor arguments if given (``"irregular:max_shapes=24,min_width=2"``). Each generator's docstring gives its hole-ratio distribution at 256x256, measured with
+a name, with constructor arguments if given (``"irregular:max_shapes=24,min_width=2"``). Each
+generator's docstring gives its hole-ratio distribution at 256x256, measured with
 `measure_hole_ratio` (1000 masks, seed 0) by the command shown there.
 
 Example:

@@ -74,12 +74,9 @@ def test_flip_ensemble_refuses_bad_arguments(model):
         FlipEnsemble(ClassicalInpainter("telea"), 2)
 
 
-def test_evaluate_scores_a_flip_ensemble_column(model, toy_file, tmp_path, capsys):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for index in range(2):
-        pixels = np.random.default_rng(index).integers(0, 256, (40, 48, 3), np.uint8)
-        Image.fromarray(pixels).save(photos / f"p{index}.png")
+def test_evaluate_scores_a_flip_ensemble_column(model, toy_file, photo_folder, tmp_path,
+                                                 capsys):
+    photos = photo_folder
     masks = write_masks(tmp_path / "masks", [0.25, 0.35])
     common = ["--images", str(photos), "--masks", str(masks), "--size", "16"]
     assert cli.main(["evaluate", f"toy={toy_file}", f"mean={toy_file}", "--flips", "mean=4",

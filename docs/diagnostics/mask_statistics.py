@@ -2,8 +2,9 @@
 
 For each source, masks drawn from a generator spec (`keras_inpaint.masks.get_mask_generator`,
 e.g. ``irregular`` or ``irregular:max_shapes=24,min_width=2,max_width=26``; ``sample_mask`` with
-seed 0 and indices 0..count-1) or every file of a mask folder (`keras_inpaint.masks.load_mask`,
-resized like `keras-inpaint evaluate` resizes them), at ``size x size``, and per hole-ratio bin
+seed 0 and indices 0..count-1) or every mask file of a folder, listed, read and resized as
+`keras-inpaint evaluate` does (`list_image_files`, `keras_inpaint.masks.load_mask`), at
+``size x size``, and per hole-ratio bin
 (`keras_inpaint.metrics.HOLE_RATIO_BINS`, ``0-1%`` and ``60-100%`` outside them):
 
 - the number of masks,
@@ -25,6 +26,7 @@ import numpy as np
 from border_distance import border_distance
 
 from keras_inpaint import masks as masks_lib
+from keras_inpaint.data import list_image_files
 from keras_inpaint.metrics import hole_ratio_bin
 
 THIN, DEEP = 2.0, 8.0
@@ -34,8 +36,7 @@ THIN, DEEP = 2.0, 8.0
 def source_masks(source, size, count):
     """The masks of `source` (a folder or a generator spec) as float32 ``[size, size, 1]``."""
     if os.path.isdir(source):
-        files = masks_lib.FolderMask(source).files
-        return [masks_lib.load_mask(path, size) for path in files]
+        return [masks_lib.load_mask(path, size=(size, size)) for path in list_image_files(source)]
     generator = masks_lib.get_mask_generator(source)
     return [masks_lib.sample_mask(generator, size, size, 0, index) for index in range(count)]
 
