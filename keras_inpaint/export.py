@@ -18,9 +18,14 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   a 16-bit colour one cut to its top 8 bits (as PIL does). A string that does not start like
   one of these formats is refused with its input and index in the batch and its first bytes
   (``image_bytes[2] is not a PNG, JPEG, GIF, BMP or WebP file ...``; base64 text, the usual
-  mistake, starts ``iVBORw0KGgo`` or ``/9j/``); a file of a known format that cannot be
-  decoded (truncated, corrupt) fails at the node ``image_bytes/DecodeImage`` or
-  ``mask_bytes/DecodeImage``, which the error names (the decoder's message has no index).
+  mistake, starts ``iVBORw0KGgo`` or ``/9j/``). A file cut short (a PNG without its IEND
+  chunk, a JPEG without its end-of-image marker, a BMP or WebP shorter than its header says)
+  is refused the same way (``image_bytes[2] is a PNG file without its IEND chunk (4096
+  bytes): cut short in transfer?``), and so are BMP files TensorFlow would read otherwise than
+  PIL (not 8, 24 or 32 bits per pixel; 8 bits with a colour palette); bytes after a file's end
+  are ignored, as PIL ignores them. A file that still cannot be decoded (corrupt, or a GIF cut
+  short) fails at the node ``image_bytes/DecodeImage`` (``DecodeJpeg`` for JPEG) or
+  ``mask_bytes/...``, which the error names (the decoder's message has no index).
 
 Everything between the uint8 / bytes inputs and outputs is in the graph: decoding, scaling to
 [0, 1], the model (which pads to its stride or resizes internally), compositing and rounding to
@@ -67,7 +72,7 @@ from keras_inpaint.inference import (
 )
 from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 6
+GRAPH_VERSION = 7
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
@@ -78,7 +83,11 @@ with alpha or in colour and 16-bit grey photos as `inpaint()` does (4 kept a mas
 ignored its alpha and cut 16-bit grey photos to 8 bits); empty inputs are refused with their
 shape; the DeepFill models mirror photos under 5 pixels up to 5 instead of refusing them.
 6: `inpaint_bytes` reads WebP files (5 refused them: TensorFlow decodes WebP at 8 bits only)
-and refuses strings of no known format with their input and index in the batch."""
+and refuses strings of no known format with their input and index in the batch. 7: JPEG files
+are decoded with libjpeg's accurate integer DCT, as PIL decodes them (6 used TensorFlow's
+default fast DCT: pixels up to 6 levels off, and JPEG masks' holes not always `inpaint()`'s);
+files cut short and BMP files TensorFlow would misread are refused with their index; bytes
+after a BMP's pixel rows are ignored (6 refused the file)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -102,7 +111,25 @@ _FILE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM")
 """First bytes of the PNG, JPEG, GIF and BMP files that ``tf.io.decode_image`` reads."""
 
 _WEBP_RIFF, _WEBP_FORM, _WEBP_FORM_OFFSET = b"RIFF", b"WEBP", 8
-"""A WebP file: ``RIFF``, a 4-byte size, then ``WEBP``."""
+"""A WebP file: ``RIFF``, its 4-byte length less 8, then ``WEBP``."""
+
+_PNG_END = b"\0\0\0\0IEND\xaeB`\x82"
+"""A PNG file's last chunk (IEND: no data, then its CRC); TensorFlow's decoder needs it whole."""
+
+_JPEG_SCAN_START, _JPEG_END = b"\xff\xda", b"\xff\xd9"
+"""JPEG markers: start of scan, end of image (neither occurs inside entropy-coded data)."""
+
+_BMP_BITS = (8, 24, 32)
+"""Bits per pixel of the BMP files TensorFlow's decoder reads (grey, RGB, RGBA)."""
+
+_BMP_FILE_HEADER_BYTES = 14
+"""A BMP's file header, before its DIB header (which starts with its own length)."""
+
+_GREY_PALETTE = bytes(level for value in range(256) for level in (value, value, value, 0))
+"""An 8-bit BMP's palette that maps each pixel value to that grey level (blue, green, red, 0)."""
+
+_HEADER_BYTES = 30
+"""Bytes read from a file's start: BMP's header fields up to its bits per pixel (28-29)."""
 
 _SHOWN_BYTES = 16
 """How many first bytes of an unknown file an error shows."""
@@ -224,36 +251,126 @@ def export_saved_model(model, directory, version=1):
 
 
 def _decode(encoded, name, index):
-    """A file's uint16 values [H, W, C], C its channels (1 to 4). A string of no known format is
-    refused naming ``<name>[index]`` and its first bytes; decode errors name the node
-    ``<name>/DecodeImage``. WebP, which TensorFlow decodes at 8 bits only, is scaled to 16."""
+    """A file's uint16 values [H, W, C], C its channels (1 to 4). A string of no known format, or
+    a file of a known format that is cut short (`_check_complete`), is refused naming
+    ``<name>[index]``; other decode errors name the node ``<name>/DecodeImage`` (or
+    ``<name>/DecodeJpeg``). JPEG and WebP, which TensorFlow decodes at 8 bits only, are scaled
+    to 16."""
     import tensorflow as tf
 
-    # Padded so that reading the WebP form's offset never runs past a short string's end.
-    head = tf.strings.join([encoded, b"\0" * (_WEBP_FORM_OFFSET + len(_WEBP_FORM))])
+    # Padded so that reading a header field never runs past a short string's end.
+    head = tf.strings.join([encoded, b"\0" * _HEADER_BYTES])
     webp = tf.logical_and(
         tf.equal(tf.strings.substr(head, 0, len(_WEBP_RIFF)), _WEBP_RIFF),
         tf.equal(tf.strings.substr(head, _WEBP_FORM_OFFSET, len(_WEBP_FORM)), _WEBP_FORM),
     )
-    known = tf.reduce_any(
-        tf.stack([tf.equal(tf.strings.substr(head, 0, len(start)), start)
-                  for start in _FILE_SIGNATURES] + [webp])
-    )
+    kinds = tf.stack([tf.equal(tf.strings.substr(head, 0, len(start)), start)
+                      for start in _FILE_SIGNATURES] + [webp])
     message = tf.strings.join([
         f"{name}[", tf.strings.as_string(index), "] is not a PNG, JPEG, GIF, BMP or WebP file "
         '(base64 text? TF Serving\'s REST API takes files as {"b64": "..."}); its first bytes: ',
         tf.strings.substr(encoded, 0, _SHOWN_BYTES),  # the whole string if it is shorter
     ])
-    check = tf.debugging.Assert(known, [message], name=f"{name}_format")
+    check = tf.debugging.Assert(tf.reduce_any(kinds), [message], name=f"{name}_format")
     with tf.control_dependencies([check]):
-        return tf.cond(
-            webp,
-            lambda: tf.cast(tf.io.decode_image(encoded, expand_animations=False), tf.uint16)
-            * _EIGHT_TO_SIXTEEN_BITS,
-            lambda: tf.io.decode_image(
-                encoded, dtype=tf.uint16, expand_animations=False, name=name
-            ),
-        )
+        encoded = _check_complete(encoded, head, kinds, name, index)
+
+    def eight_bits(values):
+        return tf.cast(values, tf.uint16) * _EIGHT_TO_SIXTEEN_BITS
+
+    decoders = [
+        lambda: tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name),
+        # libjpeg's accurate integer DCT, PIL's: TensorFlow's default, the fast one, gives
+        # pixels a few levels off PIL's (up to 6 on a Kodak photo)
+        lambda: eight_bits(tf.io.decode_jpeg(encoded, dct_method="INTEGER_ACCURATE", name=name)),
+        lambda: eight_bits(tf.io.decode_image(encoded, expand_animations=False)),  # WebP
+    ]
+    jpeg = tf.unstack(kinds)[1]  # in the order of _FILE_SIGNATURES
+    return tf.switch_case(tf.where(webp, 2, tf.where(jpeg, 1, 0)), decoders)
+
+
+def _check_complete(encoded, head, kinds, name, index):
+    """`encoded` after checking that its file is whole and readable as `inference` reads it
+    (with PIL), as far as TensorFlow's decoders go: a PNG holds its IEND chunk, a JPEG an
+    end-of-image marker after its last scan's start, a WebP at least the length its RIFF header
+    gives, a BMP at least the length of its pixel rows, at 8, 24 or 32 bits per pixel (the
+    ones TensorFlow reads), and at 8 bits with a grey palette (TensorFlow reads 8-bit pixels as
+    grey levels, where PIL looks their colours up). Bytes past a BMP's rows, which TensorFlow
+    refuses and PIL ignores, are dropped. Otherwise it is refused naming ``<name>[index]``,
+    the problem and the file's length. GIF is not checked: TensorFlow reads a GIF without its
+    trailer, and one cut shorter fails at the decoder."""
+    import tensorflow as tf
+
+    png, jpeg, _, bmp, webp = tf.unstack(kinds)
+    length = tf.cast(tf.strings.length(encoded), tf.int64)
+    size = tf.strings.as_string(length)
+    scans = tf.strings.split(encoded, sep=_JPEG_SCAN_START)
+    bits, palette, pixels_end = _bmp_layout(encoded, head)
+    problems = [  # (whether the file is free of it, its description)
+        (tf.logical_or(tf.logical_not(png), _contains(encoded, _PNG_END)),
+         ["a PNG file without its IEND chunk (", size, " bytes): cut short in transfer?"]),
+        (tf.logical_or(tf.logical_not(jpeg), tf.logical_and(tf.size(scans) > 1,
+                                                             _contains(scans[-1], _JPEG_END))),
+         ["a JPEG file without an end-of-image marker after its last scan (", size,
+          " bytes): cut short in transfer?"]),
+        (tf.logical_or(tf.logical_not(bmp), tf.reduce_any(tf.equal(bits, _BMP_BITS))),
+         ["a BMP file of ", tf.strings.as_string(bits),
+          " bits per pixel (8, 24 or 32 can be read)"]),
+        (tf.logical_or(tf.logical_not(tf.logical_and(bmp, tf.equal(bits, 8))), tf.equal(
+            palette, tf.strings.substr(_GREY_PALETTE, 0, tf.strings.length(palette)))),
+         ["an 8-bit BMP file with a colour palette (8-bit BMP files are read as grey)"]),
+        (tf.logical_or(tf.logical_not(bmp), length >= pixels_end),
+         ["a BMP file shorter than its pixel rows (", size, " bytes, its header says ",
+          tf.strings.as_string(pixels_end), "): cut short in transfer?"]),
+        (tf.logical_or(tf.logical_not(webp), length >= _little_endian(head, 4) + 8),
+         ["a WebP file shorter than its RIFF header says (", size, " bytes, it says ",
+          tf.strings.as_string(_little_endian(head, 4) + 8), "): cut short in transfer?"]),
+    ]
+    complete = tf.stack([free for free, _ in problems])
+    descriptions = tf.stack([tf.strings.join(parts) for _, parts in problems])
+    message = tf.strings.join([
+        f"{name}[", tf.strings.as_string(index), "] is ",
+        tf.gather(descriptions, tf.argmin(tf.cast(complete, tf.int32))),
+    ])
+    check = tf.debugging.Assert(tf.reduce_all(complete), [message], name=f"{name}_complete")
+    with tf.control_dependencies([check]):
+        return tf.cond(bmp, lambda: tf.strings.substr(encoded, 0, tf.cast(pixels_end, tf.int32)),
+                       lambda: tf.identity(encoded))
+
+
+def _contains(text, part):
+    """Whether the string `text` holds the bytes `part`."""
+    import tensorflow as tf
+
+    return tf.size(tf.strings.split(text, sep=part)) > 1
+
+
+def _little_endian(head, offset, size=4):
+    """The unsigned little-endian integer of the `size` bytes at `offset`, as int64."""
+    import tensorflow as tf
+
+    raw = tf.io.decode_raw(tf.strings.substr(head, offset, size), tf.uint8)
+    return tf.reduce_sum(tf.cast(raw, tf.int64) * 256 ** tf.range(size, dtype=tf.int64))
+
+
+def _bmp_layout(encoded, head):
+    """A BMP's bits per pixel, palette (the bytes between its headers and its pixels) and the
+    offset just past its last pixel row, from its headers as TensorFlow's decoder reads them
+    (rows padded to 4 bytes; a negative height stores the rows top-down)."""
+    import tensorflow as tf
+
+    bits = _little_endian(head, 28, size=2)
+    width = _little_endian(head, 18)
+    height = _little_endian(head, 22)
+    height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the header
+    pixels_start = _little_endian(head, 10)
+    # Clipped to the string: substr refuses a start past its end (this runs on every format).
+    length = tf.cast(tf.strings.length(encoded), tf.int64)
+    palette_start = tf.minimum(
+        _BMP_FILE_HEADER_BYTES + _little_endian(head, _BMP_FILE_HEADER_BYTES), length)
+    palette = tf.strings.substr(encoded, tf.cast(palette_start, tf.int32), tf.cast(
+        tf.clip_by_value(pixels_start - palette_start, 0, length), tf.int32))
+    return bits, palette, pixels_start + (bits // 8 * width + 3) // 4 * 4 * height
 
 
 def _fractions(values):

@@ -281,14 +281,79 @@ def test_empty_batch_or_image_is_refused_with_its_shape(exported):
                       mask=np.zeros((batch, height, width, 1), np.uint8))
 
 
-def test_decode_errors_name_the_input(exported):
+def encoded_file(array, kind, **options):
+    buffer = io.BytesIO()
+    Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(buffer, kind,
+                                                                               **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["image_bytes", "mask_bytes"])
+@pytest.mark.parametrize("kind, options, problem", [
+    ("PNG", {}, "a PNG file without its IEND chunk"),
+    ("JPEG", {}, "a JPEG file without an end-of-image marker after its last scan"),
+    ("JPEG", {"progressive": True}, "a JPEG file without an end-of-image marker"),
+    ("BMP", {}, "a BMP file shorter than its pixel rows"),
+    ("WEBP", {"lossless": True}, "a WebP file shorter than its RIFF header says"),
+])
+def test_files_cut_short_are_refused_with_their_index(exported, name, kind, options, problem):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(8, 8, batch=3)
+    files = {"image_bytes": [encoded_file(photo, kind, **options) for photo in image],
+             "mask_bytes": [encoded_file(hole, kind, **options) for hole in mask]}
+    for cut in (1, 12, len(files[name][2]) // 2):
+        whole = files[name][2]
+        batch = {**files, name: files[name][:2] + [whole[:-cut]]}
+        message = rf"{name}\[2\] is {re.escape(problem)}.*\({len(whole) - cut} bytes"
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            signature(**{key: tf.constant(value) for key, value in batch.items()})
+
+
+def test_bytes_after_a_files_end_are_ignored_as_inpaint_ignores_them(model, exported):
+    """PIL reads a file followed by other bytes; TensorFlow's BMP decoder alone refuses them, so
+    the served graph drops the bytes past a BMP's pixel rows."""
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(10, 12, batch=1)
+    for kind in ("PNG", "JPEG", "BMP", "WEBP"):
+        encoded = [encoded_file(array[0], kind) + b"\0trailing bytes" for array in (image, mask)]
+        served = signature(image_bytes=tf.constant(encoded[0]),
+                           mask_bytes=tf.constant(encoded[1]))["inpainted_bytes"]
+        expected = inpaint(Image.open(io.BytesIO(encoded[0])),
+                           Image.open(io.BytesIO(encoded[1])), model=model)
+        np.testing.assert_array_equal(tf.io.decode_png(served).numpy(), np.asarray(expected),
+                                      err_msg=kind)
+
+
+def test_bmp_files_tensorflow_would_misread_are_refused(exported):
     signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
     image, mask = uint8_inputs(8, 8, batch=1)
-    files = {"image_bytes": png_bytes(image[0]), "mask_bytes": png_bytes(mask[0])}
-    for name, encoded in files.items():  # a truncated PNG: the decoder's node is named
+    grey = image[0, ..., 0]
+    palette = Image.fromarray(image[0]).convert("P", palette=Image.ADAPTIVE, colors=256)
+    files = {
+        "an 8-bit BMP file with a colour palette": encoded_file(np.asarray(palette), "BMP"),
+        "a BMP file of 1 bits per pixel": encoded_file(grey > 127, "BMP"),
+    }
+    buffer = io.BytesIO()
+    palette.save(buffer, "BMP")  # PIL keeps the palette: 8 bits, colours looked up
+    files["an 8-bit BMP file with a colour palette"] = buffer.getvalue()
+    for problem, encoded in files.items():
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"image_bytes\[0\] is {problem}"):
+            signature(image_bytes=tf.constant(encoded), mask_bytes=tf.constant(png_bytes(mask[0])))
+    # a grey 8-bit BMP (PIL writes the grey palette) is read as inpaint() reads it
+    served = signature(image_bytes=tf.constant(encoded_file(grey, "BMP")),
+                       mask_bytes=tf.constant(png_bytes(mask[0])))["inpainted_bytes"]
+    assert tf.io.decode_png(served).shape == (8, 8, 3)
+
+
+def test_other_decode_errors_name_the_input(exported):
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    image, mask = uint8_inputs(8, 8, batch=1)
+    files = {"image_bytes": encoded_file(image[0], "GIF"), "mask_bytes": png_bytes(mask[0])}
+    files["mask_bytes"] = encoded_file(mask[0], "GIF")
+    for name, encoded in files.items():  # a GIF cut short: the decoder's node is named
         with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name}/DecodeImage"):
             signature(**{key: tf.constant(value)
-                         for key, value in {**files, name: encoded[:60]}.items()})
+                         for key, value in {**files, name: encoded[:-12]}.items()})
 
 
 @pytest.mark.parametrize("name", ["image_bytes", "mask_bytes"])
