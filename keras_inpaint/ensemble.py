@@ -67,11 +67,12 @@ class FlipEnsemble(keras.Model):
 
     def call(self, inputs):
         image, mask = inputs["image"], inputs["mask"]
-        fills = []
-        for axes in FLIP_AXES[: self.flips]:
-            fill = self.inner({"image": _flip(image, axes), "mask": _flip(mask, axes)})
-            fills.append(ops.cast(_flip(fill, axes), "float32"))
-        return ops.cast(sum(fills) / len(fills), fill.dtype)
+        fills = [
+            _flip(self.inner({"image": _flip(image, axes), "mask": _flip(mask, axes)}), axes)
+            for axes in FLIP_AXES[: self.flips]
+        ]
+        total = sum(ops.cast(fill, "float32") for fill in fills)  # summed in float32
+        return ops.cast(total / len(fills), fills[0].dtype)
 
     def get_config(self):
         config = super().get_config()
