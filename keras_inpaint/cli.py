@@ -1,6 +1,7 @@
 """The ``keras-inpaint`` command line.
 
-    keras-inpaint train | evaluate | inpaint | list | average | export | publish | convert ...
+    keras-inpaint train | evaluate | inpaint | list | average | export | publish | repack |
+        convert ...
 
 This module is the entry point (`build_parser`, `main`); each sub-command's parser and handler
 live in `keras_inpaint.cli_commands` and are thin layers over a Python function (named in its
@@ -22,6 +23,7 @@ SUBCOMMANDS = (
     cli_commands.add_average_parser,
     cli_commands.add_export_parser,
     cli_commands.add_publish_parser,
+    cli_commands.add_repack_parser,
     cli_commands.add_convert_parser,
 )
 """The functions registering each sub-command, in the order ``--help`` lists them."""

@@ -1,4 +1,5 @@
-"""The ``keras-inpaint`` sub-commands: train, evaluate, inpaint, list, export, publish, convert.
+"""The ``keras-inpaint`` sub-commands: train, evaluate, inpaint, list, export, publish, repack,
+convert.
 
     keras-inpaint train MODEL --data PATH|tfds:NAME --output DIR [--init-from RUN|ZOO] [options]
     keras-inpaint evaluate MODEL... --images DIR --masks DIR [--out REPORT.md] [--set LABEL.KEY=V]
@@ -7,8 +8,9 @@
     keras-inpaint inpaint IMAGE_DIR [MASK_DIR] -o OUT_DIR [...]     (masks matched by file stem)
     keras-inpaint list
     keras-inpaint export NAME DIR [--version N] [--weights zoo|none]
-    keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16] [--generator-only]
-                  [--evaluation REPORT.json] [--notes NOTES.md] [--overwrite]
+    keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16|--int8]
+                  [--generator-only] [--evaluation REPORT.json] [--notes NOTES.md] [--overwrite]
+    keras-inpaint repack NAME|PRESET DIR [--float16|--int8] [--evaluation REPORT.json] [--overwrite]
     keras-inpaint convert deepfill_v1|deepfill_v2 CHECKPOINT OUT_DIR [--name NAME]
 
 `keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``
@@ -650,19 +652,32 @@ def add_publish_parser(subparsers):
         metavar="NAME=VALUE",
         help="a measured score, e.g. --score psnr=24.1 (repeatable)",
     )
-    parser.add_argument("--float16", action="store_true", help="store weights as float16")
+    _add_weights_dtype_arguments(parser)
     parser.add_argument("--generator-only", action="store_true",
                         help="ship the generator's weights without the discriminators")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    _add_evaluation_argument(parser)
+    parser.add_argument("--notes", default=None,
+                        help="a Markdown file added to the model card under Notes")
+    parser.set_defaults(handler=run_publish)
+
+
+def _add_weights_dtype_arguments(parser):
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument("--float16", dest="weights_dtype", action="store_const",
+                         const="float16", default="float32", help="store weights as float16")
+    storage.add_argument("--int8", dest="weights_dtype", action="store_const", const="int8",
+                         help="store kernels as int8 with a scale per channel, the rest as "
+                         "float16 (keras_inpaint.weight_storage)")
+
+
+def _add_evaluation_argument(parser):
     parser.add_argument(
         "--evaluation",
         default=None,
         help="a `keras-inpaint evaluate --json` report with a column named like the preset: "
         "its scores, and the classical fills', go into the metadata and the model card",
     )
-    parser.add_argument("--notes", default=None,
-                        help="a Markdown file added to the model card under Notes")
-    parser.set_defaults(handler=run_publish)
 
 
 def run_publish(args):
@@ -672,9 +687,37 @@ def run_publish(args):
     evaluation = _read_report(args.evaluation) if args.evaluation else None
     path = zoo.publish(
         args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
-        float16=args.float16, generator_only=args.generator_only, overwrite=args.overwrite,
-        evaluation=evaluation, notes=notes,
+        weights_dtype=args.weights_dtype, generator_only=args.generator_only,
+        overwrite=args.overwrite, evaluation=evaluation, notes=notes,
     )
+    print(f"wrote {path}")
+
+
+# ---- repack ----------------------------------------------------------------------------------
+
+
+def add_repack_parser(subparsers):
+    parser = subparsers.add_parser(
+        "repack",
+        help="store a preset's weights in another type (keras_inpaint.zoo.repack)",
+        description="Write a preset folder with a preset's weights stored as float32 (no "
+        "option), float16 or int8, keeping its metadata; its scores are dropped unless "
+        "--evaluation gives ones measured on the repacked weights.",
+    )
+    parser.add_argument("source", help="zoo name or preset folder")
+    parser.add_argument("destination", help="preset folder to write")
+    _add_weights_dtype_arguments(parser)
+    _add_evaluation_argument(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.set_defaults(handler=run_repack)
+
+
+def run_repack(args):
+    from keras_inpaint import zoo
+
+    evaluation = _read_report(args.evaluation) if args.evaluation else None
+    path = zoo.repack(args.source, args.destination, args.weights_dtype,
+                      evaluation=evaluation, overwrite=args.overwrite)
     print(f"wrote {path}")
 
 

@@ -15,8 +15,9 @@ as ``keras_inpaint/zoo_presets/<name>/``:
 
 - ``config.json``: ``keras.saving.serialize_keras_object(model)`` (module, class name and
   constructor config; no compile or build state);
-- ``model.weights.h5``: the weights (float32, or float16 to halve the size: loading casts them
-  back to the float32 variables);
+- ``model.weights.h5``: the weights (float32; float16 to halve the size, or int8 kernels with
+  a scale per channel for a quarter: see `keras_inpaint.weight_storage`; loading restores the
+  float32 variables);
 - ``metadata.json``: ``sha256`` of the weights file, the training data, steps, image size and
   command, the measured ``scores`` (None until measured) and the creation time;
 - ``README.md``: the model card.
@@ -60,6 +61,7 @@ from keras_inpaint.files import (
     WEIGHTS_FILE,
 )
 from keras_inpaint.scores import TABLE_SCORES, score_text
+from keras_inpaint.weight_storage import WEIGHT_DTYPES, readable_copy, write_weights
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -89,10 +91,10 @@ scored the higher overall PSNR, lower L1 in every hole-ratio bin and higher SSIM
 on Kodak24 with the 1,200 NVIDIA masks, at 256x256 and at 128x128 (README, *Evaluation*)."""
 
 _HASH_CHUNK_BYTES = 1 << 20
-_FLOAT16_MAX = 65504.0
+_WRITTEN_BY_PRESET = ("class_name", "parameters", "sha256", "weights_file", "created", "versions")
+"""The metadata `write_preset` adds (`repack` takes the rest from its source)."""
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_FLOAT_DTYPES = ("float32", "float64")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,7 +458,9 @@ def _load_keras(source, weights, overrides):
         weights_of = read_metadata(folder).get("weights_of", "model")
         weights_file = verified_weights(folder)
         try:
-            (model.generator if weights_of == "generator" else model).load_weights(weights_file)
+            with tempfile.TemporaryDirectory(prefix="keras_inpaint-weights-") as scratch:
+                (model.generator if weights_of == "generator" else model).load_weights(
+                    readable_copy(weights_file, scratch))
         except ValueError as error:
             remedy = (f"an argument that changes the architecture (such as width) needs "
                       f"weights=None, which gives random weights" if overrides else
@@ -592,7 +596,7 @@ def check_destination(folder, overwrite):
         )
 
 
-def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=False,
+def publish(run_dir, dest_dir, name=None, scores=None, weights_dtype="float32", overwrite=False,
             evaluation=None, notes=None, generator_only=False):
     """Turn a training run directory into a preset folder (a zoo entry).
 
@@ -611,8 +615,10 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
         name: the preset's name (default: the last component of `dest_dir`).
         scores: measured scores, ``{"psnr": 24.1, "ssim": 0.87, ...}`` (finite numbers), or
             None when not measured.
-        float16: store the weights as float16 (half the size; float32 variables are restored
-            on loading, values rounded to float16's 11-bit mantissa).
+        weights_dtype: how to store the weights: ``"float32"``, ``"float16"`` (half the size,
+            values rounded to float16's 11-bit mantissa) or ``"int8"`` (kernels as 8-bit
+            integers with a scale per channel, a quarter of the size; see
+            `keras_inpaint.weight_storage`); loading restores float32 variables.
         overwrite: replace an existing `dest_dir` (otherwise it is an error).
         evaluation: a ``keras-inpaint evaluate --json`` report (path or dict) with a column
             labelled `name`: its per-bin rows become ``metadata["evaluation"]`` (with the
@@ -636,6 +642,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     """
     import keras
 
+    _check_weights_dtype(weights_dtype)
     run_dir, dest_dir = Path(run_dir), Path(dest_dir)
     missing = [file for file in RUN_FILES if not (run_dir / file).is_file()]
     if missing:
@@ -664,7 +671,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     metadata = {
         "name": name,
         "paper": None if entry is None else entry.paper,
-        "weights_dtype": "float16" if float16 else "float32",
+        "weights_dtype": weights_dtype,
         "weights_of": "generator" if generator_only else "model",
         "image_size": [int(side) for side in run["image_size"]],
         "data": run["data"],
@@ -682,11 +689,72 @@ def publish(run_dir, dest_dir, name=None, scores=None, float16=False, overwrite=
     return write_preset(
         dest_dir,
         model,
-        functools.partial(_write_model_weights, run_dir / WEIGHTS_FILE, float16=float16,
+        functools.partial(write_weights, run_dir / WEIGHTS_FILE, weights_dtype=weights_dtype,
                           group="generator" if generator_only else None),
         metadata,
         lambda complete: model_card(complete, entry),
     )
+
+
+def repack(source, dest_dir, weights_dtype, evaluation=None, overwrite=False):
+    """Write a preset folder with `source`'s weights stored as `weights_dtype`.
+
+    For presets whose training run is gone (`publish` needs the run): the new folder keeps
+    the source's configuration and metadata (data, steps, command, notes, ...), so its card
+    tells the same training story, with these changes: ``weights_dtype``, the ``sha256`` of
+    the new file, ``repacked_from`` (the source's storage type, sha256 and creation time),
+    and the scores and evaluation, which were measured on the old weights: they are dropped
+    (the card says "not measured") unless `evaluation` gives new ones, a ``keras-inpaint
+    evaluate --json`` report with a column named like the preset, measured on the repacked
+    weights. Hence two steps: repack to a scratch folder, evaluate it, repack again with the
+    report (`dest_dir` may be `source` itself with `overwrite`). int8 sources are expanded to
+    float32 first, so each repack rounds the trained values at most once more.
+
+    Args:
+        source: a zoo name or a preset folder.
+        dest_dir: the preset folder to write (atomically, as `publish`).
+        weights_dtype: ``"float32"``, ``"float16"`` or ``"int8"`` (see `publish`).
+        evaluation: a report (path or dict), as `publish`'s.
+        overwrite: replace an existing `dest_dir`.
+
+    Returns:
+        The preset folder as a `Path`.
+
+    Example:
+    >>> repack("partial_conv", "/tmp/pc", "int8")  # doctest: +SKIP
+    PosixPath('/tmp/pc')
+    """
+    _check_weights_dtype(weights_dtype)
+    folder = _resolve_source(source).folder
+    if folder is None or not (folder / WEIGHTS_FILE).is_file():
+        raise ValueError(f"{os.fspath(source)!r} is not a preset folder with trained weights")
+    old = read_metadata(folder)
+    check_destination(Path(dest_dir), overwrite)
+    evaluation = _model_evaluation(evaluation, old["name"])
+    metadata = {key: value for key, value in old.items() if key not in _WRITTEN_BY_PRESET}
+    metadata.update(
+        weights_dtype=weights_dtype,
+        repacked_from={key: old.get(key) for key in ("weights_dtype", "sha256", "created")},
+        scores=None if evaluation is None else _check_scores(evaluation["scores"]),
+        evaluation=None if evaluation is None else evaluation["evaluation"],
+    )
+    entry = ENTRIES.get(ALIASES.get(old["name"], old["name"]))
+    with tempfile.TemporaryDirectory(prefix="keras_inpaint-repack-") as scratch:
+        weights = readable_copy(verified_weights(folder), scratch)
+        return write_preset(
+            dest_dir,
+            _build_from_preset(folder, {}),
+            functools.partial(write_weights, weights, weights_dtype=weights_dtype),
+            metadata,
+            lambda complete: model_card(complete, entry),
+        )
+
+
+def _check_weights_dtype(weights_dtype):
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ValueError(
+            f"weights_dtype must be one of {WEIGHT_DTYPES}, received {weights_dtype!r}"
+        )
 
 
 def write_preset(dest_dir, model, write_weights, metadata, make_card):
@@ -726,7 +794,7 @@ def write_preset(dest_dir, model, write_weights, metadata, make_card):
         weights = staging / WEIGHTS_FILE
         write_weights(weights)
         metadata = {
-            **metadata,
+            **metadata,  # then the keys of _WRITTEN_BY_PRESET
             "class_name": config["class_name"],
             "parameters": int(model.count_params()),
             "sha256": sha256_of(weights),
@@ -992,40 +1060,6 @@ def move_into_place(staging, dest_dir):
     os.rename(dest_dir, retired / dest_dir.name)
     os.rename(staging, dest_dir)
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def _write_model_weights(source, target, float16=False, group=None):
-    """Copy a Keras ``.weights.h5`` file without the optimizers' state, float datasets cast
-    to float16 when `float16`; with `group` (e.g. ``"generator"``), only that sub-model's
-    weights, laid out as its own ``load_weights`` reads them.
-
-    A training run's weights file also holds each optimizer's slots (Adam's two moments: twice
-    the model's size); a preset is for inference and fine-tuning, which starts new optimizers,
-    so the top-level groups named ``*optimizer`` are left out.
-    """
-    import h5py
-    import numpy as np
-
-    with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
-        dst.attrs.update(src.attrs)
-
-        def copy(name, item):
-            if group is None and name.split("/")[0].endswith("optimizer"):
-                return
-            if isinstance(item, h5py.Group):
-                dst.require_group(name).attrs.update(item.attrs)
-                return
-            data = item[()]
-            if float16 and data.dtype.name in _FLOAT_DTYPES:
-                if data.size and np.abs(data).max() > _FLOAT16_MAX:
-                    raise ValueError(
-                        f"weight {name!r} has values beyond float16's range "
-                        f"(|x| <= {_FLOAT16_MAX}); publish it without float16"
-                    )
-                data = data.astype(np.float16)
-            dst.create_dataset(name, data=data).attrs.update(item.attrs)
-
-        (src if group is None else src[group]).visititems(copy)
 
 
 def model_card(metadata, entry=None):

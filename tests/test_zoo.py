@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_inpaint import cli, training, zoo
+from keras_inpaint import cli, training, weight_storage, zoo
 from keras_inpaint.export import GRAPH_VERSION
 from keras_inpaint.postprocess import ClassicalInpainter
 
@@ -419,7 +419,7 @@ def datasets(path):
 
 
 def test_float16_weights_halve_the_floats_and_load_as_float32(preset, run_dir, tmp_path):
-    half = zoo.publish(run_dir, tmp_path / "half", float16=True)
+    half = zoo.publish(run_dir, tmp_path / "half", weights_dtype="float16")
     assert json.loads((half / "metadata.json").read_text())["weights_dtype"] == "float16"
 
     def float_bytes(path):
@@ -431,6 +431,65 @@ def test_float16_weights_halve_the_floats_and_load_as_float32(preset, run_dir, t
     for variable, value in zip(model.weights, reference.get_weights()):
         assert variable.dtype == ("int64" if value.dtype == np.int64 else "float32")
         np.testing.assert_allclose(variable.numpy(), value.astype(np.float16), rtol=0, atol=0)
+
+
+def test_int8_weights_load_as_float32_close_to_the_trained_ones(run_dir, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setattr(weight_storage, "INT8_MIN_SIZE", 1)  # the toy's kernels are tiny
+    small = zoo.publish(run_dir, tmp_path / "small", weights_dtype="int8")
+    assert zoo.read_metadata(small)["weights_dtype"] == "int8"
+    assert weight_storage.has_int8(small / "model.weights.h5")
+    assert "(int8)" in (small / "README.md").read_text()
+    model = zoo.load(small)
+    reference = keras.saving.load_model(run_dir / "model.keras")
+    for variable, value in zip(model.weights, reference.get_weights()):
+        assert variable.dtype == ("int64" if value.dtype == np.int64 else "float32")
+        if value.ndim >= 2:  # a kernel: within half a step of its channel's scale
+            step = np.abs(value.reshape(-1, value.shape[-1])).max(axis=0) / 127
+            assert (np.abs(variable.numpy() - value) <= step / 2 + 1e-7).all()
+    with pytest.raises(ValueError, match="weights_dtype must be one of"):
+        zoo.publish(run_dir, tmp_path / "x", weights_dtype="bfloat16")
+
+
+def test_repack_keeps_the_story_and_drops_or_replaces_the_scores(zoo_root, run_dir, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setattr(weight_storage, "INT8_MIN_SIZE", 1)
+    source = zoo.publish(run_dir, zoo_root / "gated_conv", evaluation=evaluation_report(24.5),
+                         notes="Trained briefly.")
+    old = zoo.read_metadata(source)
+    scratch = zoo.repack("gated_conv", tmp_path / "gated_conv", "int8")
+    new = zoo.read_metadata(scratch)
+    assert new["weights_dtype"] == "int8" and new["sha256"] != old["sha256"]
+    assert new["scores"] is None and new["evaluation"] is None  # measured on the old weights
+    assert new["repacked_from"] == {"weights_dtype": "float32", "sha256": old["sha256"],
+                                    "created": old["created"]}
+    for key in ("name", "command", "steps", "data", "notes", "training_time", "run"):
+        assert new[key] == old[key], key
+    card = (scratch / "README.md").read_text()
+    assert "Not measured yet" in card and "Trained briefly." in card
+    np.testing.assert_allclose(zoo.load(scratch).get_weights()[0],
+                               zoo.load(source).get_weights()[0], atol=0.01)
+    with pytest.raises(ValueError, match="already exists"):
+        zoo.repack(scratch, source, "int8")
+    zoo.repack(scratch, source, "float16", evaluation=evaluation_report(23.0), overwrite=True)
+    final = zoo.read_metadata(source)
+    assert final["weights_dtype"] == "float16" and final["scores"]["psnr"] == 23.0 - 1.5
+    assert final["repacked_from"]["weights_dtype"] == "int8"
+    assert {str(value.dtype) for value in datasets(source / "model.weights.h5").values()} <= {
+        "float16", "int64"}
+    zoo.repack(source, tmp_path / "float32", "float32")  # float16 arrays widened again
+    assert "float32" in {str(value.dtype)
+                         for value in datasets(tmp_path / "float32" / "model.weights.h5").values()}
+    assert "| psnr | 21.50 |" in (source / "README.md").read_text()
+    with pytest.raises(ValueError, match="is not a preset folder with trained weights"):
+        zoo.repack(tmp_path, tmp_path / "y", "int8")
+    with pytest.raises(ValueError, match="the evaluation report has no column 'gated_conv'"):
+        zoo.repack(source, tmp_path / "z", "int8",
+                   evaluation={"methods": {"telea": evaluation_report(26.0)["methods"]["telea"]}})
+    assert cli.main(["repack", str(source), str(tmp_path / "cli"), "--int8"]) == 0
+    assert zoo.read_metadata(tmp_path / "cli")["weights_dtype"] == "int8"
+    with pytest.raises(SystemExit):
+        cli.main(["repack", str(source), str(tmp_path / "cli2"), "--int8", "--float16"])
 
 
 def test_publish_refuses_overwrites_bad_names_and_unfinished_runs(run_dir, preset, tmp_path):
