@@ -10,7 +10,8 @@ convert.
     keras-inpaint export NAME DIR [--version N] [--weights zoo|none]
     keras-inpaint publish RUN_DIR zoo/NAME [--score psnr=24.1 ...] [--float16|--int8]
                   [--generator-only] [--evaluation REPORT.json] [--notes NOTES.md] [--overwrite]
-    keras-inpaint repack NAME|PRESET DIR [--float16|--int8] [--evaluation REPORT.json] [--overwrite]
+    keras-inpaint repack NAME|PRESET DIR [--float16|--int8] [--evaluation REPORT.json]
+                 [--notes NOTES.md] [--overwrite]
     keras-inpaint convert deepfill_v1|deepfill_v2 CHECKPOINT OUT_DIR [--name NAME]
 
 `keras_inpaint.cli` builds the parser and registers these with ``add_*_parser(subparsers)``
@@ -657,9 +658,12 @@ def add_publish_parser(subparsers):
                         help="ship the generator's weights without the discriminators")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     _add_evaluation_argument(parser)
-    parser.add_argument("--notes", default=None,
-                        help="a Markdown file added to the model card under Notes")
+    _add_notes_argument(parser, "added to the model card under Notes")
     parser.set_defaults(handler=run_publish)
+
+
+def _add_notes_argument(parser, what):
+    parser.add_argument("--notes", default=None, help=f"a Markdown file {what}")
 
 
 def _add_weights_dtype_arguments(parser):
@@ -708,6 +712,7 @@ def add_repack_parser(subparsers):
     parser.add_argument("destination", help="preset folder to write")
     _add_weights_dtype_arguments(parser)
     _add_evaluation_argument(parser)
+    _add_notes_argument(parser, "replacing the model card's notes (default: the source's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     parser.set_defaults(handler=run_repack)
 
@@ -715,9 +720,10 @@ def add_repack_parser(subparsers):
 def run_repack(args):
     from keras_inpaint import zoo
 
+    notes = _read_text(args.notes, "--notes") if args.notes else None
     evaluation = _read_report(args.evaluation) if args.evaluation else None
     path = zoo.repack(args.source, args.destination, args.weights_dtype,
-                      evaluation=evaluation, overwrite=args.overwrite)
+                      evaluation=evaluation, notes=notes, overwrite=args.overwrite)
     print(f"wrote {path}")
 
 

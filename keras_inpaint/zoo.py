@@ -696,7 +696,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, weights_dtype="float32", 
     )
 
 
-def repack(source, dest_dir, weights_dtype, evaluation=None, overwrite=False):
+def repack(source, dest_dir, weights_dtype, evaluation=None, notes=None, overwrite=False):
     """Write a preset folder with `source`'s weights stored as `weights_dtype`.
 
     For presets whose training run is gone (`publish` needs the run): the new folder keeps
@@ -715,6 +715,8 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, overwrite=False):
         dest_dir: the preset folder to write (atomically, as `publish`).
         weights_dtype: ``"float32"``, ``"float16"`` or ``"int8"`` (see `publish`).
         evaluation: a report (path or dict), as `publish`'s.
+        notes: Markdown replacing the card's notes (default: the source's, which may quote
+            scores of the old weights).
         overwrite: replace an existing `dest_dir`.
 
     Returns:
@@ -737,6 +739,7 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, overwrite=False):
         repacked_from={key: old.get(key) for key in ("weights_dtype", "sha256", "created")},
         scores=None if evaluation is None else _check_scores(evaluation["scores"]),
         evaluation=None if evaluation is None else evaluation["evaluation"],
+        notes=old.get("notes") if notes is None else notes,
     )
     entry = ENTRIES.get(ALIASES.get(old["name"], old["name"]))
     with tempfile.TemporaryDirectory(prefix="keras_inpaint-repack-") as scratch:

@@ -486,8 +486,11 @@ def test_repack_keeps_the_story_and_drops_or_replaces_the_scores(zoo_root, run_d
     with pytest.raises(ValueError, match="the evaluation report has no column 'gated_conv'"):
         zoo.repack(source, tmp_path / "z", "int8",
                    evaluation={"methods": {"telea": evaluation_report(26.0)["methods"]["telea"]}})
-    assert cli.main(["repack", str(source), str(tmp_path / "cli"), "--int8"]) == 0
+    (tmp_path / "notes.md").write_text("Now int8.")
+    assert cli.main(["repack", str(source), str(tmp_path / "cli"), "--int8", "--notes",
+                     str(tmp_path / "notes.md")]) == 0
     assert zoo.read_metadata(tmp_path / "cli")["weights_dtype"] == "int8"
+    assert zoo.read_metadata(tmp_path / "cli")["notes"] == "Now int8."
     with pytest.raises(SystemExit):
         cli.main(["repack", str(source), str(tmp_path / "cli2"), "--int8", "--float16"])
 
