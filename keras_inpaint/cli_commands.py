@@ -632,18 +632,20 @@ def run_export(args):
     print(f"wrote {path} (signatures serving_default and inpaint_bytes)")
 
 
-# ---- publish ---------------------------------------------------------------------------------
+# ---- publish, repack ------------------------------------------------------------------------
 
 
 def add_publish_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = _add_preset_writer_parser(
+        subparsers,
         "publish",
-        help="turn a training run into a zoo preset (keras_inpaint.zoo.publish)",
+        help_text="turn a training run into a zoo preset (keras_inpaint.zoo.publish)",
         description="Write a preset folder (config.json, model.weights.h5, metadata.json with "
         "the weights' sha256, README.md model card) from a `keras-inpaint train` run.",
+        source_help="training run directory",
+        notes_help="added to the model card under Notes",
+        handler=run_publish,
     )
-    parser.add_argument("run_dir", help="training run directory")
-    parser.add_argument("destination", help="preset folder to write, e.g. zoo/gated_conv")
     parser.add_argument("--name", default=None, help="preset name (default: folder name)")
     parser.add_argument(
         "--score",
@@ -653,78 +655,74 @@ def add_publish_parser(subparsers):
         metavar="NAME=VALUE",
         help="a measured score, e.g. --score psnr=24.1 (repeatable)",
     )
-    _add_weights_dtype_arguments(parser)
     parser.add_argument("--generator-only", action="store_true",
                         help="ship the generator's weights without the discriminators")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    _add_evaluation_argument(parser)
-    _add_notes_argument(parser, "added to the model card under Notes")
-    parser.set_defaults(handler=run_publish)
 
 
-def _add_notes_argument(parser, what):
-    parser.add_argument("--notes", default=None, help=f"a Markdown file {what}")
+def add_repack_parser(subparsers):
+    _add_preset_writer_parser(
+        subparsers,
+        "repack",
+        help_text="store a preset's weights in another type (keras_inpaint.zoo.repack)",
+        description="Write a preset folder with a preset's weights stored as float32 (no "
+        "option), float16 or int8, keeping its metadata; its scores are dropped unless "
+        "--evaluation gives ones measured on the repacked weights.",
+        source_help="zoo name or preset folder",
+        notes_help="replacing the model card's notes (default: the source's)",
+        handler=run_repack,
+    )
 
 
-def _add_weights_dtype_arguments(parser):
+def _add_preset_writer_parser(subparsers, command, help_text, description, source_help,
+                              notes_help, handler):
+    """The arguments `publish` and `repack` share: source, destination folder, storage type,
+    evaluation report, notes and --overwrite."""
+    parser = subparsers.add_parser(command, help=help_text, description=description)
+    parser.add_argument("source", help=source_help)
+    parser.add_argument("destination", help="preset folder to write, e.g. zoo/gated_conv")
     storage = parser.add_mutually_exclusive_group()
     storage.add_argument("--float16", dest="weights_dtype", action="store_const",
                          const="float16", default="float32", help="store weights as float16")
     storage.add_argument("--int8", dest="weights_dtype", action="store_const", const="int8",
                          help="store kernels as int8 with a scale per channel, the rest as "
                          "float16 (keras_inpaint.weight_storage)")
-
-
-def _add_evaluation_argument(parser):
     parser.add_argument(
         "--evaluation",
         default=None,
         help="a `keras-inpaint evaluate --json` report with a column named like the preset: "
         "its scores, and the classical fills', go into the metadata and the model card",
     )
+    parser.add_argument("--notes", default=None, help=f"a Markdown file {notes_help}")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def run_publish(args):
     from keras_inpaint import zoo
 
-    notes = _read_text(args.notes, "--notes") if args.notes else None
-    evaluation = _read_report(args.evaluation) if args.evaluation else None
+    notes, evaluation = _notes_and_report(args)
     path = zoo.publish(
-        args.run_dir, args.destination, name=args.name, scores=parse_scores(args.scores),
+        args.source, args.destination, name=args.name, scores=parse_scores(args.scores),
         weights_dtype=args.weights_dtype, generator_only=args.generator_only,
         overwrite=args.overwrite, evaluation=evaluation, notes=notes,
     )
     print(f"wrote {path}")
 
 
-# ---- repack ----------------------------------------------------------------------------------
-
-
-def add_repack_parser(subparsers):
-    parser = subparsers.add_parser(
-        "repack",
-        help="store a preset's weights in another type (keras_inpaint.zoo.repack)",
-        description="Write a preset folder with a preset's weights stored as float32 (no "
-        "option), float16 or int8, keeping its metadata; its scores are dropped unless "
-        "--evaluation gives ones measured on the repacked weights.",
-    )
-    parser.add_argument("source", help="zoo name or preset folder")
-    parser.add_argument("destination", help="preset folder to write")
-    _add_weights_dtype_arguments(parser)
-    _add_evaluation_argument(parser)
-    _add_notes_argument(parser, "replacing the model card's notes (default: the source's)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    parser.set_defaults(handler=run_repack)
-
-
 def run_repack(args):
     from keras_inpaint import zoo
 
-    notes = _read_text(args.notes, "--notes") if args.notes else None
-    evaluation = _read_report(args.evaluation) if args.evaluation else None
+    notes, evaluation = _notes_and_report(args)
     path = zoo.repack(args.source, args.destination, args.weights_dtype,
                       evaluation=evaluation, notes=notes, overwrite=args.overwrite)
     print(f"wrote {path}")
+
+
+def _notes_and_report(args):
+    """The text of --notes and the report of --evaluation (None where not given)."""
+    notes = _read_text(args.notes, "--notes") if args.notes else None
+    return notes, _read_report(args.evaluation) if args.evaluation else None
 
 
 def _read_text(path, option):
