@@ -305,7 +305,8 @@ def _check_complete(encoded, head, kinds, name, index):
     length = tf.cast(tf.strings.length(encoded), tf.int64)
     size = tf.strings.as_string(length)
     scans = tf.strings.split(encoded, sep=_JPEG_SCAN_START)
-    bits, palette, pixels_end = _bmp_layout(encoded, head)
+    bits, palette, pixels_end = _bmp_layout(encoded, length, head)
+    riff_end = _little_endian(head, 4) + 8  # a WebP's RIFF size counts from byte 8
     problems = [  # (whether the file is free of it, its description)
         (tf.logical_or(tf.logical_not(png), _contains(encoded, _PNG_END)),
          ["a PNG file without its IEND chunk (", size, " bytes): cut short in transfer?"]),
@@ -322,9 +323,9 @@ def _check_complete(encoded, head, kinds, name, index):
         (tf.logical_or(tf.logical_not(bmp), length >= pixels_end),
          ["a BMP file shorter than its pixel rows (", size, " bytes, its header says ",
           tf.strings.as_string(pixels_end), "): cut short in transfer?"]),
-        (tf.logical_or(tf.logical_not(webp), length >= _little_endian(head, 4) + 8),
+        (tf.logical_or(tf.logical_not(webp), length >= riff_end),
          ["a WebP file shorter than its RIFF header says (", size, " bytes, it says ",
-          tf.strings.as_string(_little_endian(head, 4) + 8), "): cut short in transfer?"]),
+          tf.strings.as_string(riff_end), "): cut short in transfer?"]),
     ]
     complete = tf.stack([free for free, _ in problems])
     descriptions = tf.stack([tf.strings.join(parts) for _, parts in problems])
@@ -353,10 +354,11 @@ def _little_endian(head, offset, size=4):
     return tf.reduce_sum(tf.cast(raw, tf.int64) * 256 ** tf.range(size, dtype=tf.int64))
 
 
-def _bmp_layout(encoded, head):
+def _bmp_layout(encoded, length, head):
     """A BMP's bits per pixel, palette (the bytes between its headers and its pixels) and the
     offset just past its last pixel row, from its headers as TensorFlow's decoder reads them
-    (rows padded to 4 bytes; a negative height stores the rows top-down)."""
+    (rows padded to 4 bytes; a negative height stores the rows top-down). `length` is the
+    file's (int64), `head` the file padded past its header."""
     import tensorflow as tf
 
     bits = _little_endian(head, 28, size=2)
@@ -365,7 +367,6 @@ def _bmp_layout(encoded, head):
     height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the header
     pixels_start = _little_endian(head, 10)
     # Clipped to the string: substr refuses a start past its end (this runs on every format).
-    length = tf.cast(tf.strings.length(encoded), tf.int64)
     palette_start = tf.minimum(
         _BMP_FILE_HEADER_BYTES + _little_endian(head, _BMP_FILE_HEADER_BYTES), length)
     palette = tf.strings.substr(encoded, tf.cast(palette_start, tf.int32), tf.cast(

@@ -72,9 +72,7 @@ def write_weights(source, target, weights_dtype="float32", group=None):
         ValueError: an unknown `weights_dtype`, or float16 storage (also of int8's small
             arrays) of a weight beyond float16's range (the message names it).
     """
-    if weights_dtype not in WEIGHT_DTYPES:
-        raise ValueError(f"weights_dtype must be one of {WEIGHT_DTYPES}, "
-                         f"received {weights_dtype!r}")
+    check_weights_dtype(weights_dtype)
 
     def stored(name, item):
         data, scales = _stored(name, item[()], weights_dtype)
@@ -87,6 +85,14 @@ def write_weights(source, target, weights_dtype="float32", group=None):
         return group is None and name.split("/")[0].endswith("optimizer")
 
     _rewrite(source, target, stored, group=group, skipped=skipped)
+
+
+def check_weights_dtype(weights_dtype):
+    """Raise ValueError unless `weights_dtype` is one of `WEIGHT_DTYPES`."""
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ValueError(
+            f"weights_dtype must be one of {WEIGHT_DTYPES}, received {weights_dtype!r}"
+        )
 
 
 def _stored(name, data, weights_dtype):

@@ -61,7 +61,7 @@ from keras_inpaint.files import (
     WEIGHTS_FILE,
 )
 from keras_inpaint.scores import TABLE_SCORES, score_text
-from keras_inpaint.weight_storage import WEIGHT_DTYPES, readable_copy, write_weights
+from keras_inpaint.weight_storage import check_weights_dtype, readable_copy, write_weights
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -642,7 +642,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, weights_dtype="float32", 
     """
     import keras
 
-    _check_weights_dtype(weights_dtype)
+    check_weights_dtype(weights_dtype)
     run_dir, dest_dir = Path(run_dir), Path(dest_dir)
     missing = [file for file in RUN_FILES if not (run_dir / file).is_file()]
     if missing:
@@ -726,7 +726,7 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, notes=None, overwri
     >>> repack("partial_conv", "/tmp/pc", "int8")  # doctest: +SKIP
     PosixPath('/tmp/pc')
     """
-    _check_weights_dtype(weights_dtype)
+    check_weights_dtype(weights_dtype)
     folder = _resolve_source(source).folder
     if folder is None or not (folder / WEIGHTS_FILE).is_file():
         raise ValueError(f"{os.fspath(source)!r} is not a preset folder with trained weights")
@@ -750,13 +750,6 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, notes=None, overwri
             functools.partial(write_weights, weights, weights_dtype=weights_dtype),
             metadata,
             lambda complete: model_card(complete, entry),
-        )
-
-
-def _check_weights_dtype(weights_dtype):
-    if weights_dtype not in WEIGHT_DTYPES:
-        raise ValueError(
-            f"weights_dtype must be one of {WEIGHT_DTYPES}, received {weights_dtype!r}"
         )
 
 
