@@ -30,7 +30,7 @@ setup(
     ],
     extras_require={
         "and-cuda": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
     },
     entry_points={"console_scripts": ["keras-inpaint=keras_inpaint.cli:main"]},
 )

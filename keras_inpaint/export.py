@@ -273,23 +273,28 @@ def _decode(encoded, name, index):
     ])
     check = tf.debugging.Assert(tf.reduce_any(kinds), [message], name=f"{name}_format")
     with tf.control_dependencies([check]):
-        encoded = _check_complete(encoded, head, kinds, name, index)
+        kind = tf.argmax(tf.cast(kinds, tf.int32), output_type=tf.int32)
+    encoded = _check_complete(encoded, head, kind, name, index)
 
     def eight_bits(values):
         return tf.cast(values, tf.uint16) * _EIGHT_TO_SIXTEEN_BITS
 
-    decoders = [
-        lambda: tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name),
+    def sixteen_bits():
+        return tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name)
+
+    decoders = [  # in the order of _FILE_SIGNATURES, then WebP
+        sixteen_bits,
         # libjpeg's accurate integer DCT, PIL's: TensorFlow's default, the fast one, gives
         # pixels a few levels off PIL's (up to 6 on a Kodak photo)
         lambda: eight_bits(tf.io.decode_jpeg(encoded, dct_method="INTEGER_ACCURATE", name=name)),
-        lambda: eight_bits(tf.io.decode_image(encoded, expand_animations=False)),  # WebP
+        sixteen_bits,
+        sixteen_bits,
+        lambda: eight_bits(tf.io.decode_image(encoded, expand_animations=False)),
     ]
-    jpeg = tf.unstack(kinds)[1]  # in the order of _FILE_SIGNATURES
-    return tf.switch_case(tf.where(webp, 2, tf.where(jpeg, 1, 0)), decoders)
+    return tf.switch_case(kind, decoders)
 
 
-def _check_complete(encoded, head, kinds, name, index):
+def _check_complete(encoded, head, kind, name, index):
     """`encoded` after checking that its file is whole and readable as `inference` reads it
     (with PIL), as far as TensorFlow's decoders go: a PNG holds its IEND chunk, a JPEG an
     end-of-image marker after its last scan's start, a WebP at least the length its RIFF header
@@ -298,45 +303,67 @@ def _check_complete(encoded, head, kinds, name, index):
     grey levels, where PIL looks their colours up). Bytes past a BMP's rows, which TensorFlow
     refuses and PIL ignores, are dropped. Otherwise it is refused naming ``<name>[index]``,
     the problem and the file's length. GIF is not checked: TensorFlow reads a GIF without its
-    trailer, and one cut shorter fails at the decoder."""
+    trailer, and one cut shorter fails at the decoder. `kind` is the file's format, an index in
+    `_FILE_SIGNATURES` (4: WebP); only that format's checks run."""
     import tensorflow as tf
 
-    png, jpeg, _, bmp, webp = tf.unstack(kinds)
     length = tf.cast(tf.strings.length(encoded), tf.int64)
     size = tf.strings.as_string(length)
-    scans = tf.strings.split(encoded, sep=_JPEG_SCAN_START)
-    bits, palette, pixels_end = _bmp_layout(encoded, length, head)
-    riff_end = _little_endian(head, 4) + 8  # a WebP's RIFF size counts from byte 8
-    problems = [  # (whether the file is free of it, its description)
-        (tf.logical_or(tf.logical_not(png), _contains(encoded, _PNG_END)),
-         ["a PNG file without its IEND chunk (", size, " bytes): cut short in transfer?"]),
-        (tf.logical_or(tf.logical_not(jpeg), tf.logical_and(tf.size(scans) > 1,
-                                                             _contains(scans[-1], _JPEG_END))),
-         ["a JPEG file without an end-of-image marker after its last scan (", size,
-          " bytes): cut short in transfer?"]),
-        (tf.logical_or(tf.logical_not(bmp), tf.reduce_any(tf.equal(bits, _BMP_BITS))),
-         ["a BMP file of ", tf.strings.as_string(bits),
-          " bits per pixel (8, 24 or 32 can be read)"]),
-        (tf.logical_or(tf.logical_not(tf.logical_and(bmp, tf.equal(bits, 8))), tf.equal(
-            palette, tf.strings.substr(_GREY_PALETTE, 0, tf.strings.length(palette)))),
-         ["an 8-bit BMP file with a colour palette (8-bit BMP files are read as grey)"]),
-        (tf.logical_or(tf.logical_not(bmp), length >= pixels_end),
-         ["a BMP file shorter than its pixel rows (", size, " bytes, its header says ",
-          tf.strings.as_string(pixels_end), "): cut short in transfer?"]),
-        (tf.logical_or(tf.logical_not(webp), length >= riff_end),
-         ["a WebP file shorter than its RIFF header says (", size, " bytes, it says ",
-          tf.strings.as_string(riff_end), "): cut short in transfer?"]),
-    ]
-    complete = tf.stack([free for free, _ in problems])
-    descriptions = tf.stack([tf.strings.join(parts) for _, parts in problems])
-    message = tf.strings.join([
-        f"{name}[", tf.strings.as_string(index), "] is ",
-        tf.gather(descriptions, tf.argmin(tf.cast(complete, tf.int32))),
-    ])
-    check = tf.debugging.Assert(tf.reduce_all(complete), [message], name=f"{name}_complete")
+
+    def png():
+        return encoded, _first_problem([(
+            _contains(encoded, _PNG_END),
+            ["a PNG file without its IEND chunk (", size, " bytes): cut short in transfer?"])])
+
+    def jpeg():
+        scans = tf.strings.split(encoded, sep=_JPEG_SCAN_START)
+        return encoded, _first_problem([(
+            tf.logical_and(tf.size(scans) > 1, _contains(scans[-1], _JPEG_END)),
+            ["a JPEG file without an end-of-image marker after its last scan (", size,
+             " bytes): cut short in transfer?"])])
+
+    def gif():
+        return encoded, _first_problem([])
+
+    def bmp():
+        bits, palette, pixels_end = _bmp_layout(encoded, length, head)
+        rows = tf.cast(tf.clip_by_value(pixels_end, 0, length), tf.int32)  # checked below
+        return tf.strings.substr(encoded, 0, rows), _first_problem([
+            (tf.reduce_any(tf.equal(bits, _BMP_BITS)),
+             ["a BMP file of ", tf.strings.as_string(bits),
+              " bits per pixel (8, 24 or 32 can be read)"]),
+            (tf.logical_or(tf.not_equal(bits, 8), tf.equal(
+                palette, tf.strings.substr(_GREY_PALETTE, 0, tf.strings.length(palette)))),
+             ["an 8-bit BMP file with a colour palette (8-bit BMP files are read as grey)"]),
+            (length >= pixels_end,
+             ["a BMP file shorter than its pixel rows (", size, " bytes, its header says ",
+              tf.strings.as_string(pixels_end), "): cut short in transfer?"]),
+        ])
+
+    def webp():
+        riff_end = _little_endian(head, 4) + 8  # a WebP's RIFF size counts from byte 8
+        return encoded, _first_problem([(
+            length >= riff_end,
+            ["a WebP file shorter than its RIFF header says (", size, " bytes, it says ",
+             tf.strings.as_string(riff_end), "): cut short in transfer?"])])
+
+    checked, (whole, problem) = tf.switch_case(kind, [png, jpeg, gif, bmp, webp])
+    message = tf.strings.join([f"{name}[", tf.strings.as_string(index), "] is ", problem])
+    check = tf.debugging.Assert(whole, [message], name=f"{name}_complete")
     with tf.control_dependencies([check]):
-        return tf.cond(bmp, lambda: tf.strings.substr(encoded, 0, tf.cast(pixels_end, tf.int32)),
-                       lambda: tf.identity(encoded))
+        return tf.identity(checked)
+
+
+def _first_problem(problems):
+    """``(whether the file is free of every problem, the first one's description)`` of
+    `problems`, pairs of (bool tensor: free of it, the parts of its description)."""
+    import tensorflow as tf
+
+    if not problems:
+        return tf.constant(True), tf.constant("")
+    free = tf.stack([condition for condition, _ in problems])
+    descriptions = tf.stack([tf.strings.join(parts) for _, parts in problems])
+    return tf.reduce_all(free), tf.gather(descriptions, tf.argmin(tf.cast(free, tf.int32)))
 
 
 def _contains(text, part):
@@ -366,7 +393,7 @@ def _bmp_layout(encoded, length, head):
     height = _little_endian(head, 22)
     height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the header
     pixels_start = _little_endian(head, 10)
-    # Clipped to the string: substr refuses a start past its end (this runs on every format).
+    # Clipped to the string: substr refuses a start past its end (a BMP cut in its header).
     palette_start = tf.minimum(
         _BMP_FILE_HEADER_BYTES + _little_endian(head, _BMP_FILE_HEADER_BYTES), length)
     palette = tf.strings.substr(encoded, tf.cast(palette_start, tf.int32), tf.cast(

@@ -111,25 +111,12 @@ def _stored(name, data, weights_dtype):
     return data.astype(np.float16), None
 
 
-def has_int8(path):
-    """Whether the weights file at `path` holds int8 arrays (`write_weights`' ``int8``)."""
-    import h5py
-
-    found = []
-    with h5py.File(path, "r") as weights:
-        weights.visititems(
-            lambda _, item: found.append(True)
-            if isinstance(item, h5py.Dataset) and INT8_SCALE_ATTRIBUTE in item.attrs
-            else None
-        )
-    return bool(found)
-
-
-def readable_copy(path, directory):
-    """Write the float32 weights file Keras reads for `path`'s int8 one into `directory` (a
-    temporary folder of the caller's) and return its path; return `path` itself when it has
-    no int8 arrays."""
-    if not has_int8(path):
+def readable_copy(path, weights_dtype, directory):
+    """The weights file Keras reads for the file at `path`, stored as `weights_dtype` (its
+    preset's ``metadata["weights_dtype"]``): `path` itself, unless ``int8``, whose float32
+    expansion is written into `directory` (a temporary folder of the caller's)."""
+    check_weights_dtype(weights_dtype)
+    if weights_dtype != "int8":
         return Path(path)
 
     def dequantized(_, item):

@@ -455,18 +455,19 @@ def _load_keras(source, weights, overrides):
             return source.entry.build(**overrides)
     model = _build_from_preset(folder, overrides)
     if weights == "zoo":
-        weights_of = read_metadata(folder).get("weights_of", "model")
+        metadata = read_metadata(folder)
         weights_file = verified_weights(folder)
-        try:
-            with tempfile.TemporaryDirectory(prefix="keras_inpaint-weights-") as scratch:
-                (model.generator if weights_of == "generator" else model).load_weights(
-                    readable_copy(weights_file, scratch))
-        except ValueError as error:
-            remedy = (f"an argument that changes the architecture (such as width) needs "
-                      f"weights=None, which gives random weights" if overrides else
-                      f"the preset's {CONFIG_FILE} and weights disagree")
-            raise ValueError(f"the trained weights of {source.label!r} do not fit the model "
-                             f"built with {overrides}: {remedy}") from error
+        target = model.generator if metadata.get("weights_of") == "generator" else model
+        with tempfile.TemporaryDirectory(prefix="keras_inpaint-weights-") as scratch:
+            readable = readable_copy(weights_file, _stored_as(metadata), scratch)
+            try:
+                target.load_weights(readable)
+            except ValueError as error:
+                remedy = (f"an argument that changes the architecture (such as width) needs "
+                          f"weights=None, which gives random weights" if overrides else
+                          f"the preset's {CONFIG_FILE} and weights disagree")
+                raise ValueError(f"the trained weights of {source.label!r} do not fit the "
+                                 f"model built with {overrides}: {remedy}") from error
     return model
 
 
@@ -520,6 +521,11 @@ def sha256_of(path):
         for chunk in iter(lambda: f.read(_HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _stored_as(metadata):
+    """How a preset's weights file stores its weights (`weight_storage.WEIGHT_DTYPES`)."""
+    return metadata.get("weights_dtype", "float32")
 
 
 def verified_weights(folder):
@@ -743,7 +749,7 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, notes=None, overwri
     )
     entry = ENTRIES.get(ALIASES.get(old["name"], old["name"]))
     with tempfile.TemporaryDirectory(prefix="keras_inpaint-repack-") as scratch:
-        weights = readable_copy(verified_weights(folder), scratch)
+        weights = readable_copy(verified_weights(folder), _stored_as(old), scratch)
         return write_preset(
             dest_dir,
             _build_from_preset(folder, {}),

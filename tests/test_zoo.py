@@ -19,6 +19,7 @@ import pytest
 from keras_inpaint import cli, training, weight_storage, zoo
 from keras_inpaint.export import GRAPH_VERSION
 from keras_inpaint.postprocess import ClassicalInpainter
+from test_weight_storage import has_int8
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -438,7 +439,7 @@ def test_int8_weights_load_as_float32_close_to_the_trained_ones(run_dir, tmp_pat
     monkeypatch.setattr(weight_storage, "INT8_MIN_SIZE", 1)  # the toy's kernels are tiny
     small = zoo.publish(run_dir, tmp_path / "small", weights_dtype="int8")
     assert zoo.read_metadata(small)["weights_dtype"] == "int8"
-    assert weight_storage.has_int8(small / "model.weights.h5")
+    assert has_int8(small / "model.weights.h5")
     assert "(int8)" in (small / "README.md").read_text()
     model = zoo.load(small)
     reference = keras.saving.load_model(run_dir / "model.keras")
