@@ -13,8 +13,9 @@ from test_evaluation import write_masks
 SCRIPT = Path(__file__).resolve().parent.parent / "docs" / "diagnostics" / "border_distance.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("border_distance", SCRIPT)
+def load_script(path=SCRIPT):
+    """The module of a script under docs/."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
