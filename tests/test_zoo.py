@@ -450,6 +450,10 @@ def test_int8_weights_load_as_float32_close_to_the_trained_ones(run_dir, tmp_pat
             assert (np.abs(variable.numpy() - value) <= step / 2 + 1e-7).all()
     with pytest.raises(ValueError, match="weights_dtype must be one of"):
         zoo.publish(run_dir, tmp_path / "x", weights_dtype="bfloat16")
+    metadata = zoo.read_metadata(small)  # the storage type is read from the metadata
+    (small / "metadata.json").write_text(json.dumps({**metadata, "weights_dtype": "int4"}))
+    with pytest.raises(ValueError, match="weights_dtype must be one of .* received 'int4'"):
+        zoo.load(small)
 
 
 def test_repack_keeps_the_story_and_drops_or_replaces_the_scores(zoo_root, run_dir, tmp_path,
