@@ -85,7 +85,7 @@ def widen(model, width, seed=0):
         kernel, bias = narrow_net.get_layer(name).get_weights()
         kernel = kernel[:, :, channels.source, :] * (channels.share / channels.scale)[:, None]
         target = wide_net.get_layer(name)
-        if not hasattr(target, "filters") or name.endswith(RGB_LAYER):  # the RGB Conv2D
+        if name.endswith(RGB_LAYER):  # the RGB Conv2D: only its inputs widen
             target.set_weights([kernel, bias])
             return None
         half = kernel.shape[-1] // 2
