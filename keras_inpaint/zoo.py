@@ -980,10 +980,14 @@ def _run_record(run_dir):
 
 
 def _initialisation_lines(initialised_from):
-    """Card lines, one per earlier stage: "- Fine-tuned from: `command` (N steps, in ...)"."""
+    """Card lines, one per earlier stage: "- Fine-tuned from: `command` (N steps, in ...)";
+    "- Made with: `command`" for a stage that was not training (a record with a command and no
+    steps, e.g. the widening of `docs/training/widen_gated_conv.py`)."""
     lines = []
     while initialised_from:
-        if "command" in initialised_from:
+        if "command" in initialised_from and "steps" not in initialised_from:
+            lines.append(f"- Made with: `{initialised_from['command']}`")
+        elif "command" in initialised_from:
             lines.append(
                 f"- Fine-tuned from: `{initialised_from['command']}` ({initialised_from['steps']}"
                 f" steps{_training_time_text(initialised_from.get('training_time'))})"

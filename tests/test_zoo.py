@@ -338,6 +338,11 @@ def test_publish_records_where_a_fine_tuned_run_started(run_dir, photo_folder, t
     }
     card = (tmp_path / "p2" / "toy" / "README.md").read_text()
     assert card.count("- Fine-tuned from: `") == 3
+    # a stage that was not training (a command, no steps): its own line, the chain goes on
+    made = {"source": "wide.keras", "command": "python widen.py toy 6 wide.keras",
+            "initialised_from": chain}
+    assert zoo._initialisation_lines(made) == [
+        "- Made with: `python widen.py toy 6 wide.keras`", *zoo._initialisation_lines(chain)]
 
 
 def test_a_source_run_resumed_past_its_model_file_is_recorded_at_the_model_s_step(
