@@ -888,8 +888,9 @@ def initialisation_record(source, steps=None):
     """Where a fine-tuning run (``init_from``, see `keras_inpaint.training.train`) starts from
     `source`: for a run directory (or its ``model.keras``) the source run's command, steps,
     training time and own initialisation, followed back; for a zoo name or a preset folder the
-    same from the preset's metadata, with its weights' sha256; otherwise (a ``.keras`` file)
-    just the source; None for None. `train` records it when a run begins, because a name's
+    same from the preset's metadata, with its weights' sha256; for a ``.keras`` file the
+    record written beside it as ``FILE.keras.json`` (``{"command", "initialised_from"}``, e.g.
+    by ``docs/training/widen_gated_conv.py``), else just the source; None for None. `train` records it when a run begins, because a name's
     preset (or a run) may change before the new run is published.
 
     `steps` is the step counter of the source's weights when the caller has read it (`train`
@@ -903,6 +904,9 @@ def initialisation_record(source, steps=None):
         folder = get_entry(source).preset_dir
     else:
         folder = Path(source).parent if Path(source).name == MODEL_FILE else Path(source)
+    beside = Path(source + ".json")
+    if not (folder / RUN_CONFIG_FILE).is_file() and beside.is_file():
+        return {"source": source, **json.loads(beside.read_text(encoding="utf-8"))}
     if not (folder / RUN_CONFIG_FILE).is_file():
         preset = read_metadata(folder)
         if "command" not in preset:

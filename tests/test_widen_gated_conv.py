@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_inpaint import zoo
 from keras_inpaint.models.gated_conv import GatedConvInpainter
 from test_diagnostics import load_script
 
@@ -60,6 +61,10 @@ def test_script_saves_the_widened_model_and_refuses_narrower_widths(tmp_path, ca
     model.save(tmp_path / "narrow.keras")
     script.main([str(tmp_path / "narrow.keras"), "8", str(tmp_path / "wide.keras")])
     assert "width 4 -> 8" in capsys.readouterr().out
+    record = zoo.initialisation_record(str(tmp_path / "wide.keras"))  # the record beside it
+    assert record["command"].endswith(f"widen_gated_conv.py {tmp_path / 'narrow.keras'} 8 "
+                                      f"{tmp_path / 'wide.keras'}")
+    assert record["initialised_from"] == {"source": str(tmp_path / "narrow.keras")}
     wide = keras.saving.load_model(tmp_path / "wide.keras")
     assert script.largest_difference(model, wide) < 1e-5
     for width in (4, 10):

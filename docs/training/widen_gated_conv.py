@@ -26,11 +26,18 @@ scratch.
     python docs/training/widen_gated_conv.py gated_conv 24 runs/gc_w24_init.keras
 
 then `keras-inpaint train gated_conv --init-from runs/gc_w24_init.keras --set width=24 ...`.
+Beside the file it writes `runs/gc_w24_init.keras.json`, this command and the source's own
+record (`zoo.initialisation_record`), which `train` keeps in the run's ``run.json`` so that the
+published card lists the widening and every stage before it.
 The script checks that the widened generator's outputs equal the narrow one's on a random
 photo and hole (it prints the largest difference) before it saves.
 """
 
 import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -150,6 +157,11 @@ def main(argv=None):
         raise SystemExit(f"the widened model's outputs differ by {difference:.2e} (more than "
                          f"--tolerance {args.tolerance}); not saved")
     wide.save(args.output)
+    # where the widened model came from, for the cards of runs that start from it
+    record = {"command": shlex.join(["python", "docs/training/widen_gated_conv.py",
+                                     *(argv if argv is not None else sys.argv[1:])]),
+              "initialised_from": zoo.initialisation_record(args.source)}
+    Path(args.output + ".json").write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
