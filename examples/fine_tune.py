@@ -13,7 +13,7 @@
 4. The result is saved as a `.keras` file, reloaded with `zoo.load` and used on the bundled
    photo. From the command line, with checkpoints and resuming, the same is
    ``keras-inpaint train gated_conv --init-from gated_conv --data PHOTOS_DIR --output RUN
-   --image-size 128 --set width=24`` (the architecture arguments must match the preset's).
+   --image-size 128`` (the preset's architecture arguments, such as its width, come with it).
 
 ``--fast`` (or ``KERAS_INPAINT_FAST=1``): a small context encoder with random weights, one
 step on the bundled photo.

@@ -83,7 +83,8 @@ def add_train_parser(subparsers):
         "--init-from",
         default=None,
         metavar="RUN|MODEL",
-        help="fine-tune: start from a finished run's weights, a .keras file or a zoo model",
+        help="fine-tune: start from a finished run's weights, a .keras file or a zoo model "
+        "(its architecture arguments, e.g. width, unless set with --set)",
     )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)

@@ -201,6 +201,25 @@ def _forgotten_if_failing_before_a_checkpoint(path, manager, new_run):
         raise
 
 
+def _with_source_architecture(model_class, source, overrides, verbose):
+    """`overrides` plus the values that `source` (``init_from``) has for the model's
+    `architecture_arguments` they do not set, so that ``--init-from gated_conv`` builds the
+    preset's width without ``--set width=...``. A source of another class gives nothing (its
+    weights will not fit, and `_initialise_weights` says so)."""
+    class_name, config = zoo.source_config(source)
+    if class_name != model_class.__name__:
+        return overrides
+    taken = {
+        key: config[key]
+        for key in model_class.architecture_arguments
+        if key not in overrides and key in config
+    }
+    if taken and verbose:
+        settings = ", ".join(f"{key}={value!r}" for key, value in taken.items())
+        print(f"From {os.fspath(source)}: {settings}")
+    return {**taken, **overrides}
+
+
 def _initialise_weights(model, source):
     """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
     into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
@@ -286,10 +305,12 @@ def train(
         overrides: constructor arguments of the model (``--set key=value``).
         init_from: fine-tune instead of starting from random weights: a finished run directory
             (its ``model.keras``) or anything `keras_inpaint.zoo.load` takes (a zoo name, a
-            preset folder, a ``.keras`` file). Its architecture must match the model's with
-            `overrides`; loss weights, learning rates and the data may differ. Only weights are
-            copied (optimizers start fresh) and the new run counts its steps from 0; on
-            ``resume`` the checkpoint wins.
+            preset folder, a ``.keras`` file). The model's `architecture_arguments` that
+            `overrides` do not set are taken from it (recorded in ``run.json`` as overrides);
+            those set must match it. Loss weights, learning rates and the data may differ
+            (they are not taken from it: the model's defaults and `overrides` apply). Only
+            weights are copied (optimizers start fresh) and the new run counts its steps from
+            0; on ``resume`` the checkpoint wins.
         seed: seed of the initial weights and of the data stream (file order, crops, flips,
             masks).
         checkpoint_every, log_every, image_every: intervals in steps.
@@ -315,6 +336,8 @@ def train(
     masks = masks or model_class.default_masks
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     overrides = dict(overrides or {})
+    if init_from is not None:
+        overrides = _with_source_architecture(model_class, init_from, overrides, verbose)
     run_config = {
         "model": model,
         "overrides": overrides,

@@ -479,16 +479,21 @@ def _raise_untrained(entry):
     )
 
 
-def _build_from_preset(folder, overrides):
-    import keras
-
+def _preset_config(folder):
+    """The serialized model of a preset folder (its ``config.json``)."""
     config_path = Path(folder) / CONFIG_FILE
     if not config_path.is_file():
         raise ValueError(
             f"{os.fspath(folder)!r} is not a preset folder: it has no {CONFIG_FILE} (see "
             "`keras-inpaint publish`)"
         )
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    return json.loads(config_path.read_text(encoding="utf-8"))
+
+
+def _build_from_preset(folder, overrides):
+    import keras
+
+    config = _preset_config(folder)
     check_overrides(overrides, config["config"], f"the preset {os.fspath(folder)!r}")
     config["config"] = {**config["config"], **overrides}
     _import_defining_module(config)
@@ -882,6 +887,26 @@ def trained_model_file(source):
         raise ValueError(f"{source!r} is a run that has not finished (no model.keras); "
                          "finish it with --resume first")
     return str(model_file)
+
+
+def source_config(source):
+    """``(class name, constructor arguments)`` of the model `load` would give for `source` (a
+    zoo name, a preset folder, a ``.keras`` file or a finished run directory), read from its
+    configuration without loading weights; ``(None, {})`` for an entry without one (a
+    classical fill, an architecture without a preset).
+
+    Raises:
+        ValueError: as `load` and `trained_model_file` for a source they refuse.
+    """
+    resolved = _resolve_source(trained_model_file(source))
+    if resolved.keras_file is not None:
+        with zipfile.ZipFile(resolved.keras_file) as archive:
+            config = json.loads(archive.read("config.json"))
+    elif resolved.entry is not None and not (resolved.folder / CONFIG_FILE).is_file():
+        return None, {}
+    else:
+        config = _preset_config(resolved.folder)
+    return config.get("class_name"), config.get("config", {})
 
 
 def initialisation_record(source, steps=None):

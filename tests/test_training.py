@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from keras_inpaint import training
+from keras_inpaint.models.gated_conv import GatedConvInpainter
 from toy_model import ToyInpainter
 
 TESTS = Path(__file__).parent
@@ -113,11 +114,35 @@ def test_init_from_a_zoo_model_fine_tunes_its_published_weights(photo_folder, tm
     from keras_inpaint import zoo
 
     published = zoo.load("gated_conv")
+    # no --set width: the preset's architecture arguments are taken from it
     tuned = training.train("gated_conv", str(photo_folder), tmp_path, image_size=32,
-                           batch_size=2, steps=0, overrides={"width": published.width},
-                           init_from="gated_conv", verbose=0)
+                           batch_size=2, steps=0, init_from="gated_conv", verbose=0)
+    assert tuned.width == published.width != GatedConvInpainter(image_size=32).width
     for a, b in zip(published.generator.weights, tuned.generator.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["overrides"] == {"width": published.width, "guidance_channels": 0,
+                                "discriminator_width": None}
+
+
+def test_init_from_takes_only_unset_architecture_arguments(photo_folder, tmp_path, capsys):
+    source = toy_train(photo_folder, tmp_path / "source", steps=1,
+                       overrides={"width": 3, "adversarial_weight": 0.3})
+    fine_tune = dict(init_from=tmp_path / "source", overrides={"adversarial_weight": 0.5})
+    tuned = training.train(TOY, str(photo_folder), tmp_path / "tuned", image_size=16,
+                           batch_size=2, steps=1, **fine_tune)
+    assert f"From {tmp_path / 'source'}: width=3" in capsys.readouterr().out
+    assert tuned.width == 3 and tuned.adversarial_weight == 0.5  # loss weights are not taken
+    run = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert run["overrides"] == {"width": 3, "adversarial_weight": 0.5}
+    resumed = toy_train(photo_folder, tmp_path / "tuned", steps=2, resume=True, **fine_tune)
+    assert int(resumed.train_steps.numpy()) == 2
+    default = toy_train(photo_folder, tmp_path / "default", steps=0, init_from=tmp_path / "source")
+    assert default.adversarial_weight == ToyInpainter().adversarial_weight != 0.3
+    # a source of another model class gives nothing: its weights are refused by name
+    with pytest.raises(ValueError, match="cannot start from 'gated_conv'.*do not fit"):
+        toy_train(photo_folder, tmp_path / "other", steps=1, init_from="gated_conv")
+    assert source.width == 3
 
 
 def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_path):

@@ -25,7 +25,8 @@ scratch.
 
     python docs/training/widen_gated_conv.py gated_conv 24 runs/gc_w24_init.keras
 
-then `keras-inpaint train gated_conv --init-from runs/gc_w24_init.keras --set width=24 ...`.
+then `keras-inpaint train gated_conv --init-from runs/gc_w24_init.keras ...` (width 24 comes
+from the file).
 Beside the file it writes `runs/gc_w24_init.keras.json`, this command and the source's own
 record (`zoo.initialisation_record`), which `train` keeps in the run's ``run.json`` so that the
 published card lists the widening and every stage before it.

@@ -136,6 +136,9 @@ class InpaintingModel(keras.Model):
     """Whether inference uses more than ``self.generator`` (True for the latent search, whose
     prior loss is the discriminator's): otherwise a preset may ship the generator alone
     (`keras_inpaint.zoo.publish(generator_only=True)`)."""
+    architecture_arguments = ("width",)
+    """The constructor arguments that the shapes of the weights depend on: `keras-inpaint train
+    --init-from SOURCE` takes the source's values of those not set with ``--set``."""
 
     def __init__(self, image_size=256, **kwargs):
         super().__init__(**kwargs)

@@ -137,6 +137,7 @@ class ContextEncoder(InpaintingModel):
         "discriminator_loss",
     )
     default_masks = "blob"
+    architecture_arguments = ("variant", "width")
 
     def __init__(
         self,

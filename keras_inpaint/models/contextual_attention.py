@@ -183,6 +183,7 @@ class ContextualAttentionInpainter(InpaintingModel):
         "gradient_penalty",
     )
     default_masks = "rectangle"
+    architecture_arguments = ("width", "local_size")
 
     def __init__(
         self,

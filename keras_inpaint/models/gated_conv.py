@@ -162,6 +162,7 @@ class GatedConvInpainter(InpaintingModel):
         "discriminator_loss",
     )
     default_masks = "free_form+rectangle"
+    architecture_arguments = ("width", "guidance_channels", "discriminator_width")
 
     def __init__(
         self,

@@ -159,6 +159,7 @@ class GlobalLocalInpainter(InpaintingModel):
         "phase",
     )
     default_masks = "rectangle"
+    architecture_arguments = ("width", "local_size")
 
     def __init__(
         self,

@@ -123,6 +123,7 @@ class LatentSearchInpainter(InpaintingModel):
 
     loss_terms = ("generator_loss", "discriminator_loss")
     default_masks = "center"
+    architecture_arguments = ("latent_dim", "width")
     summarize_output = False  # inference is a 1500-step search: too slow to log in training
     inference_needs_discriminator = True  # the prior loss log(1 - D(G(z)))
 

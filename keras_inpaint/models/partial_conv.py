@@ -98,6 +98,7 @@ class PartialConvInpainter(InpaintingModel):
 
     loss_terms = ("loss", "valid", "hole", "perceptual", "style", "tv")
     default_masks = "irregular"
+    architecture_arguments = ("depth", "width")
 
     def __init__(
         self,
