@@ -40,6 +40,19 @@ def test_every_model_has_a_tiny_config():
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_architecture_arguments_give_the_weights_their_shapes(name):
+    """What `train --init-from` takes from a source: the declared arguments alone rebuild a
+    model whose weights fit the tiny one's (which sets width, depth, latent_dim, ...)."""
+    model = tiny(name)
+    config = model.get_config()
+    declared = type(model).architecture_arguments
+    assert set(declared) <= set(config)
+    rebuilt = get_model_class(name)(image_size=model.image_size,
+                                    **{key: config[key] for key in declared})
+    assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_forward_finite_and_composited(name):
     model = tiny(name)
     batch = batch_for(model)
