@@ -40,6 +40,7 @@ SCRIPTS = {
     "zoo_speed": ("gated_conv (untrained, width 4)", "latent_search (untrained", "latency 128x96"),
     "served_speed": ("gated_conv (untrained, width 4)", "128x96, 4 scattered holes"),
     "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
+    "resize_speed": ("64x48", "op, graph", "matrices, xla"),
 }
 
 

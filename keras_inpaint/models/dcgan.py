@@ -43,6 +43,7 @@ from keras_inpaint.losses.adversarial import (
     nonsaturating_discriminator_loss,
     nonsaturating_generator_loss,
 )
+from keras_inpaint.models.resampling import antialiased_resize
 
 SMALLEST_MAP_SIZE = 4
 """Height or width (pixels) of the coarsest feature map of the DCGAN networks."""
@@ -251,9 +252,9 @@ def resize_to_network(image, mask, size):
     """Resize an image and its hole to a fixed network size without leaking hole content.
 
     Hole pixels are zeroed, then image and mask go through the same antialiased bilinear
-    filter; an output pixel is a hole if any hole pixel contributed to it (resized mask > 0),
-    so no hole pixel's value reaches a known pixel of the result. At the network size itself
-    the resize is the identity.
+    filter (`antialiased_resize`, which XLA can compile); an output pixel is a hole if any
+    hole pixel contributed to it (resized mask > 0), so no hole pixel's value reaches a known
+    pixel of the result. At the network size itself the resize is the identity.
 
     Args:
         image: ``[B, H, W, 3]`` float32 in [0, 1].
@@ -264,14 +265,14 @@ def resize_to_network(image, mask, size):
         ``(image, mask)`` at `size`; the mask is binary float32.
     """
     known = image * (1.0 - mask)
-    small_image = tf.image.resize(known, size, method="bilinear", antialias=True)
-    small_mask = tf.image.resize(mask, size, method="bilinear", antialias=True)
+    small_image = antialiased_resize(known, size)
+    small_mask = antialiased_resize(mask, size)
     return small_image, ops.cast(small_mask > 0.0, "float32")
 
 
 def resize_to_image(fill, image):
     """Resize a network's fill ``[B, h, w, C]`` (bilinear) to the height and width of `image`."""
     shape = tf.shape(image)
-    resized = tf.image.resize(fill, shape[1:3], method="bilinear", antialias=True)
+    resized = antialiased_resize(fill, (image.shape[1] or shape[1], image.shape[2] or shape[2]))
     resized.set_shape([fill.shape[0], image.shape[1], image.shape[2], fill.shape[3]])
     return resized
