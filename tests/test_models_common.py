@@ -143,6 +143,27 @@ def test_cli_trains_mirrored_on_folder_then_resumes(name, photo_folder, tmp_path
     assert all(math.isfinite(point["scores"][-1]["psnr"]) for point in curve)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_predict_under_xla_at_another_size(name):
+    """What Keras does on a GPU machine, where ``jit_compile="auto"`` means XLA (context_encoder
+    and latent_search failed here while they resized with TensorFlow's ScaleAndTranslate)."""
+    model = tiny(name)
+    height, width = (side + step for side, step in zip(model.image_size, (16, 8)))
+    rng = np.random.default_rng(2)
+    image = rng.random((2, height, width, 3)).astype("float32")
+    mask = np.zeros((2, height, width, 1), "float32")
+    mask[:, 4:20, 6:18] = 1.0
+    inputs = {"image": image, "mask": mask}
+    model.compile(jit_compile=False)
+    graph = model.predict(inputs, verbose=0)
+    model.compile(jit_compile=True)
+    compiled = model.predict(inputs, verbose=0)
+    assert compiled.shape == image.shape
+    np.testing.assert_array_equal(compiled[mask[..., 0] == 0], image[mask[..., 0] == 0])
+    # The latent search's Adam steps amplify float rounding a little.
+    np.testing.assert_allclose(compiled, graph, atol=1e-3 if name == "latent_search" else 1e-4)
+
+
 @pytest.mark.parametrize("name", ["gated_conv", "partial_conv"])
 def test_cli_trains_on_mocked_tfds_with_mixed_precision(name, tmp_path):
     size = str(TINY_CONFIGS[name].get("image_size", 32))
