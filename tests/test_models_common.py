@@ -80,13 +80,27 @@ def test_train_step_moves_every_weight(name, policy):
         assert all(np.isfinite(float(v)) for v in results.values()), results
         if policy != "float32":
             return  # a float16 first step may be skipped by the loss scale; finite is the check
-        unchanged = [
-            v.path for v, b in zip(model.trainable_variables, before)
-            if np.array_equal(v.numpy(), b)
-        ]
-        assert not unchanged, f"{name}: weights without an update: {unchanged}"
+        assert_every_weight_moved(model, before)
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_under_xla_moves_every_weight(name):
+    """`fit` as Keras runs it on a GPU machine, where ``jit_compile="auto"`` means XLA."""
+    model = tiny(name)
+    model.compile(jit_compile=True)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    history = model.fit(tf.data.Dataset.from_tensors(batch_for(model)), verbose=0)
+    assert all(np.isfinite(values[-1]) for values in history.history.values()), history.history
+    assert_every_weight_moved(model, before)
+
+
+def assert_every_weight_moved(model, before):
+    unchanged = [
+        v.path for v, b in zip(model.trainable_variables, before) if np.array_equal(v.numpy(), b)
+    ]
+    assert not unchanged, f"{model.name}: weights without an update: {unchanged}"
 
 
 @pytest.mark.parametrize("name", NAMES)
