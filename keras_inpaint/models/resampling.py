@@ -3,24 +3,25 @@
 `tf.image.resize(..., method="bilinear", antialias=True)` runs TensorFlow's
 `ScaleAndTranslate` op, which has no XLA kernel: a model that resizes with it cannot be
 jit-compiled, and Keras compiles `predict` and `fit` with XLA by default on machines with a
-GPU (``jit_compile="auto"``). The resize is linear and separable, so it is the product y = R_h x R_w^T of the
-image with one weight matrix per axis; `antialiased_resize` builds those matrices with the
-op's own formula (triangle kernel, half-pixel centres, kernel widened by the downscaling
-factor, weights renormalised at the borders) and applies them with `einsum`. Along an axis
-of n input and m output pixels, with s = m / n (float32) and k = max(1 / s, 1):
+GPU (``jit_compile="auto"``). The resize is linear and separable, so it is the product
+y = R_h x R_w^T of the image with one weight matrix per axis; `antialiased_resize` builds
+those matrices with the op's own formula (triangle kernel, half-pixel centres, kernel widened
+by the downscaling factor, weights renormalised at the borders) and applies them with
+`einsum`. Along an axis of n input and m output pixels, with s = m / n (float32) and
+k = max(1 / s, 1):
 
     c_o = (o + 0.5) / s                          centre of output pixel o, in input pixels
     w[o, i] = max(0, 1 - |(i + 0.5 - c_o) / k|)  triangle kernel, k input pixels wide
     R[o, i] = w[o, i] / sum_j w[o, j]
 
 which is what `ScaleAndTranslate` computes with kernel "triangle", antialias on and no
-translation (the same float32 operations, so the weights and the set of pixels each output
-reads agree exactly; outputs agree to float32 rounding of the sums). The matrices are dense,
+translation, in the same float32 steps: each output reads exactly the op's input pixels, and
+the outputs agree to float32 rounding of the sums (both tested). The matrices are dense,
 m x n per axis: m * n multiply-adds per row or column instead of about 2k. On a 2-core CPU
 (``python -m benchmarks.resize_speed``), a 512x512 crop resized to 128x128 and back took
-5.6 ms against the op's 3.8 ms, a whole 2048x1536 photo 87 against 40 ms. On GPUs whose matrix products run in
-TF32 (TensorFlow's default on Ampere and newer), the weights and sums carry TF32's rounding
-(about 1e-3 relative) like the models' convolutions.
+5.6 ms against the op's 3.8 ms, a whole 2048x1536 photo 87 against 40 ms. On GPUs whose
+matrix products run in TF32 (TensorFlow's default on Ampere and newer) the products round
+like the models' own convolutions there (not measured here: no GPU).
 """
 
 import functools
