@@ -36,14 +36,13 @@ non-saturating losses on real and generated images).
 import math
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from keras_inpaint.losses.adversarial import (
     nonsaturating_discriminator_loss,
     nonsaturating_generator_loss,
 )
-from keras_inpaint.models.resampling import antialiased_resize
+from keras_inpaint.models.resampling import antialiased_resize, spatial_size
 
 SMALLEST_MAP_SIZE = 4
 """Height or width (pixels) of the coarsest feature map of the DCGAN networks."""
@@ -272,7 +271,6 @@ def resize_to_network(image, mask, size):
 
 def resize_to_image(fill, image):
     """Resize a network's fill ``[B, h, w, C]`` (bilinear) to the height and width of `image`."""
-    shape = tf.shape(image)
-    resized = antialiased_resize(fill, (image.shape[1] or shape[1], image.shape[2] or shape[2]))
+    resized = antialiased_resize(fill, spatial_size(image))
     resized.set_shape([fill.shape[0], image.shape[1], image.shape[2], fill.shape[3]])
     return resized

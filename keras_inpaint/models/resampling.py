@@ -43,11 +43,18 @@ def antialiased_resize(images, size):
     Returns:
         ``[B, height, width, C]`` float32.
     """
-    shape = tf.shape(images)
-    rows = _axis_matrix(images.shape[1] or shape[1], size[0])
-    columns = _axis_matrix(images.shape[2] or shape[2], size[1])
+    height, width = spatial_size(images)
+    rows = _axis_matrix(height, size[0])
+    columns = _axis_matrix(width, size[1])
     resized = tf.einsum("oh,bhwc->bowc", rows, tf.cast(images, "float32"))
     return tf.einsum("pw,bowc->bopc", columns, resized)
+
+
+def spatial_size(images):
+    """``(height, width)`` of ``[B, H, W, C]`` images: ints where the static shape has them,
+    int32 scalar tensors (known at run time) where it does not."""
+    shape = tf.shape(images)
+    return images.shape[1] or shape[1], images.shape[2] or shape[2]
 
 
 def _axis_matrix(input_size, output_size):
