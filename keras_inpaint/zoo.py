@@ -368,8 +368,9 @@ def load(name_or_path, weights="zoo", format="keras", **overrides):  # noqa: A00
             ``metadata.json``); None returns the architecture with random weights.
         format: ``"keras"`` returns the `keras.Model` (ready for inference or fine-tuning),
             ``"saved_model"`` the TF Serving artifact (see `keras_inpaint.export`), exported once
-            into ``<cache>/saved_models/<name>-<sha256[:12]>-g<export.GRAPH_VERSION>/`` (cache
-            root `cache_root`) and returned as ``tf.saved_model.load`` of its version folder.
+            into ``<cache>/saved_models/<name>-<digest[:12]>-g<export.GRAPH_VERSION>/`` (cache
+            root `cache_root`; the digest covers the ``.keras`` file, or the preset's weights,
+            ``config.json`` and weight storage, so an edited preset is exported afresh) and returned as ``tf.saved_model.load`` of its version folder.
         **overrides: constructor arguments replacing the preset's (e.g. ``search_steps`` of
             latent_search); for ``telea`` / ``navier_stokes``, ``radius``.
 
@@ -511,12 +512,23 @@ def _load_keras_file(path):
 
 
 def _import_defining_module(config):
-    """Import the `keras_inpaint` module that defines a serialized model, so that Keras finds
-    its registered class in a fresh process. Other modules are never imported because a file
-    names them: import the module of your own model class before loading it."""
-    module = config.get("module") or ""
-    if module == "keras_inpaint" or module.startswith("keras_inpaint."):
-        importlib.import_module(module)
+    """Import every `keras_inpaint` module a serialized model names (the model's own and those
+    of the layers inside it, e.g. a functional model built from `PartialConv2D`), so that Keras
+    finds their registered classes in a fresh process. Other modules are never imported because
+    a file names them: import the module of your own classes before loading them."""
+    if isinstance(config, dict):
+        module = config.get("module")
+        if isinstance(module, str) and (
+            module == "keras_inpaint" or module.startswith("keras_inpaint.")
+        ):
+            importlib.import_module(module)
+        children = config.values()
+    elif isinstance(config, builtins.list):
+        children = config
+    else:
+        return
+    for child in children:
+        _import_defining_module(child)
 
 
 def sha256_of(path):
@@ -566,7 +578,7 @@ def _load_saved_model(source, weights, overrides):
     else:
         if source.entry is not None and not (source.folder / WEIGHTS_FILE).is_file():
             _raise_untrained(source.entry)
-        digest = sha256_of(verified_weights(source.folder))
+        digest = _preset_digest(source.folder)
     from keras_inpaint.export import GRAPH_VERSION
 
     # A new serving graph gets a new folder: exports cached by an older version are not reused.
@@ -576,6 +588,20 @@ def _load_saved_model(source, weights, overrides):
     import tensorflow as tf
 
     return tf.saved_model.load(str(target / str(SAVED_MODEL_VERSION)))
+
+
+def _preset_digest(folder):
+    """Hex sha256 of what a preset's served graph is made from: its verified weights, its
+    ``config.json`` and the metadata `_load_keras` reads (how the weights are stored, and whether
+    they are the generator's), so that editing any of them exports afresh."""
+    metadata = read_metadata(folder)
+    made_from = {
+        "weights": sha256_of(verified_weights(folder)),
+        "config": sha256_of(Path(folder) / CONFIG_FILE),
+        "weights_dtype": _stored_as(metadata),
+        "weights_of": metadata.get("weights_of"),
+    }
+    return hashlib.sha256(json.dumps(made_from, sort_keys=True).encode()).hexdigest()
 
 
 def _export_into_cache(model, target):

@@ -539,7 +539,7 @@ def test_keras_files_load_in_safe_mode(run_dir, tmp_path):
 def test_saved_model_format_is_exported_once_into_the_cache(preset, tmp_path, monkeypatch):
     monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "cache"))
     served = zoo.load(preset, format="saved_model")
-    digest = json.loads((preset / "metadata.json").read_text())["sha256"]
+    digest = zoo._preset_digest(preset)
     assert (tmp_path / "cache" / "saved_models" / f"toy-{digest[:12]}-g{GRAPH_VERSION}" / "1"
             / "saved_model.pb").is_file()
     data = batch()
@@ -555,6 +555,33 @@ def test_saved_model_format_is_exported_once_into_the_cache(preset, tmp_path, mo
 
     monkeypatch.setattr("keras_inpaint.export.export_saved_model", no_second_export)
     zoo.load(preset, format="saved_model")
+    # An edited config.json (same weights) is a different served graph: exported afresh.
+    edited = tmp_path / "toy"
+    shutil.copytree(preset, edited)
+    config = json.loads((edited / "config.json").read_text())
+    config["config"]["name"] = "edited"
+    (edited / "config.json").write_text(json.dumps(config))
+    with pytest.raises(AssertionError, match="exported again"):
+        zoo.load(edited, format="saved_model")
+
+
+def test_keras_file_of_package_layers_loads_in_a_fresh_process(tmp_path):
+    """A functional model built from the package's layers, saved, then loaded by `zoo.load` in
+    a process that imported only `keras_inpaint.zoo` (the layers' module is imported on first
+    use, so the loader must import it)."""
+    from keras_inpaint.layers import GatedConv2D, PartialConv2D
+
+    image, mask = keras.Input((None, None, 3)), keras.Input((None, None, 1))
+    features, _ = PartialConv2D(4, 3)(image, mask)
+    keras.Model([image, mask], GatedConv2D(2, 3)(features)).save(tmp_path / "mine.keras")
+    code = ("import sys; from keras_inpaint import zoo; "
+            "assert 'keras_inpaint.layers' not in sys.modules; "
+            f"model = zoo.load({str(tmp_path / 'mine.keras')!r}); "
+            "print(sorted(type(layer).__name__ for layer in model.layers))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'GatedConv2D', 'InputLayer', 'InputLayer', 'PartialConv2D'" in result.stdout
 
 
 def test_list_describes_each_entry(zoo_root, run_dir, monkeypatch):
