@@ -72,7 +72,7 @@ from keras_inpaint.inference import (
 )
 from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 8
+GRAPH_VERSION = 9
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
@@ -89,7 +89,8 @@ default fast DCT: pixels up to 6 levels off, and JPEG masks' holes not always `i
 files cut short and BMP files TensorFlow would misread are refused with their index; bytes
 after a BMP's pixel rows are ignored (6 refused the file). 8: `context_encoder` and
 `latent_search` resize with `keras_inpaint.models.resampling` (matrix products XLA compiles)
-instead of TensorFlow's `ScaleAndTranslate` op; their outputs agree to about 1e-6."""
+instead of TensorFlow's `ScaleAndTranslate` op; their outputs agree to about 1e-6. 9:
+`global_local` mirrors photos under 3 pixels up to 3 (8 refused them)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"

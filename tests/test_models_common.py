@@ -66,6 +66,21 @@ def test_forward_finite_and_composited(name):
         model(eight_bit)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_any_size_in_the_same_size_out(name):
+    """Sides of one or two pixels (a thin photo's crop) too: the fully convolutional networks
+    mirror what is too small for their padding, the fixed-size ones resize."""
+    model = tiny(name)
+    for height, width in ((1, 1), (2, 9), (9, 2)):
+        image = np.random.default_rng(height).random((1, height, width, 3)).astype("float32")
+        mask = np.zeros((1, height, width, 1), "float32")
+        mask[0, 0, 0] = 1.0
+        output = np.asarray(model({"image": image, "mask": mask}))
+        assert output.shape == image.shape and np.isfinite(output).all(), (height, width)
+        np.testing.assert_array_equal(output[0, 1:], image[0, 1:])
+        np.testing.assert_array_equal(output[0, :, 1:], image[0, :, 1:])
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("name", NAMES)
 def test_train_step_moves_every_weight(name, policy):

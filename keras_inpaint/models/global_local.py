@@ -18,7 +18,7 @@ from keras_inpaint.models.base import (
 from keras_inpaint.models.local_crop import (
     crop_at,
     hole_centred_offsets,
-    pad_to_multiple,
+    pad_any_size,
     resolve_local_size,
 )
 
@@ -122,8 +122,8 @@ class GlobalLocalInpainter(InpaintingModel):
     `keras_inpaint.postprocess`, not part of the model.
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1], 1 = hole}``; the
-    completion network is fully convolutional (any H and W; `generate` pads by reflection to
-    a multiple of 4 and crops back); training batches are `image_size` (the global
+    completion network is fully convolutional (any H and W, one pixel too: `generate` mirrors
+    sides under 3 pixels, pads by reflection to a multiple of 4 and crops back); training batches are `image_size` (the global
     discriminator's input) with the local window `local_size`. Output: the composited image
     [B, H, W, 3] in [0, 1].
 
@@ -259,7 +259,7 @@ class GlobalLocalInpainter(InpaintingModel):
         mean = ops.convert_to_tensor(self.mean_pixel, "float32")
         network_input = ops.concatenate([(image - mean) * (1.0 - mask), mask], axis=-1)
         shape = tf.shape(image)
-        output = self.generator(pad_to_multiple(network_input, DOWNSAMPLING), training=training)
+        output = self.generator(pad_any_size(network_input, DOWNSAMPLING), training=training)
         return ops.cast(output[:, : shape[1], : shape[2]], "float32")
 
     # ---- training -----------------------------------------------------------------------

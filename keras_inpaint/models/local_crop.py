@@ -201,6 +201,16 @@ def check_min_size(images, smallest, message):
         return tf.identity(images)
 
 
+def pad_any_size(images, multiple, min_size=None):
+    """`images` [B, H, W, C] of any size (one pixel too) extended at the bottom and right to a
+    size a network with total stride `multiple` takes: mirrored up to `min_size` or to the
+    ``multiple // 2 + 1`` pixels that reflection needs (`mirror_to_min_size`), then
+    reflect-padded to a multiple of `multiple` (`pad_to_multiple`). Crop the network's output
+    back to ``[:, :H, :W]``."""
+    smallest = max(min_size or 0, multiple // 2 + 1)
+    return pad_to_multiple(mirror_to_min_size(images, smallest), multiple)
+
+
 def run_padded_stages(generator, incomplete, mask, multiple, training=False, min_size=None):
     """Run a DeepFill generator ``[incomplete, mask] -> [coarse, refined, flow]`` at any size.
 
@@ -227,11 +237,8 @@ def run_padded_stages(generator, incomplete, mask, multiple, training=False, min
     """
     shape = tf.shape(incomplete)
     height, width = shape[1], shape[2]
-    smallest = max(min_size or 0, multiple // 2 + 1)
-    incomplete, mask = (mirror_to_min_size(x, smallest) for x in (incomplete, mask))
     coarse, refined, flow = generator(
-        [pad_to_multiple(incomplete, multiple), pad_to_multiple(mask, multiple)],
-        training=training,
+        [pad_any_size(x, multiple, min_size) for x in (incomplete, mask)], training=training
     )
     flow_height = (height + multiple - 1) // multiple
     flow_width = (width + multiple - 1) // multiple
