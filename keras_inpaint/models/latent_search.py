@@ -54,8 +54,10 @@ class LatentSearchInpainter(InpaintingModel):
     losses, as in the authors' code (the summed L1 and so its balance against lambda depend
     on that scale). The search:
 
-    - starts from `candidates` codes per image drawn from p(z) = U(-1, 1) (a
-      `keras.random.SeedGenerator` seeded by `seed`: deterministic for a given seed);
+    - starts from `candidates` codes per image drawn from p(z) = U(-1, 1); with a `seed` they
+      are drawn statelessly from it, the same codes for every image and every call, so an
+      image's result depends on the image alone (not on earlier calls or on the rest of its
+      batch); without one, from a `keras.random.SeedGenerator`, new codes at every call;
     - runs `search_steps` (1500) Adam steps on z (learning rate 0.01, beta_1 0.9,
       beta_2 0.999, epsilon 1e-8; the paper gives Adam and 1500 iterations, not its
       settings), the Adam update written with TensorFlow ops inside one `tf.while_loop` whose
@@ -109,7 +111,8 @@ class LatentSearchInpainter(InpaintingModel):
         blend_iterations: maximum conjugate-gradient iterations of the blend.
         learning_rate: Adam learning rate of G and D in training (2e-4, DCGAN).
         beta_1: Adam beta_1 of G and D in training (0.5, DCGAN).
-        seed: seed of the latent codes (training and search); None draws one.
+        seed: seed of the latent codes: of the training draws' stream and of the search's
+            starting codes (fixed for a given seed); None draws random ones.
         **kwargs: `InpaintingModel` arguments (``name``, ``dtype``).
 
     Example:
@@ -166,7 +169,8 @@ class LatentSearchInpainter(InpaintingModel):
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.seed = seed
-        # Separate streams: the search's codes do not depend on how many steps were trained.
+        # The search's codes do not depend on how many steps were trained: with a seed they are
+        # a stateless draw (`_starting_codes`), without one a stream of their own.
         self.training_seed_generator = keras.random.SeedGenerator(seed)
         self.search_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1
@@ -277,6 +281,14 @@ class LatentSearchInpainter(InpaintingModel):
             return self._search_function(small_image, small_mask, steps)
         return self._search(small_image, small_mask, steps)
 
+    def _starting_codes(self, batch):
+        """``[batch * candidates, latent_dim]`` codes, image-major: with a `seed`, the same
+        `candidates` codes for every image (a stateless draw from ``seed + 1``), otherwise new
+        codes from `search_seed_generator`."""
+        if self.seed is None:
+            return self.sample_latent(batch * self.candidates, self.search_seed_generator)
+        return tf.tile(self.sample_latent(self.candidates, self.seed + 1), [batch, 1])
+
     def _objective(self, z, corrupted, hole):
         """``(L_c, L_p, G(z))`` per code: losses ``[N]``, G(z) ``[N, h, w, 3]`` in [-1, 1]."""
         generated = ops.cast(self.generator(z, training=False), "float32")
@@ -289,7 +301,7 @@ class LatentSearchInpainter(InpaintingModel):
         batch = tf.shape(image)[0]
         corrupted = tf.repeat(to_signed(image), self.candidates, axis=0)
         hole = tf.repeat(hole, self.candidates, axis=0)
-        z = self.sample_latent(batch * self.candidates, self.search_seed_generator)
+        z = self._starting_codes(batch)
         history = {
             name: tf.TensorArray(tf.float32, size=steps + 1, element_shape=[None])
             for name in ("context", "prior")
