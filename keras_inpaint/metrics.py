@@ -19,6 +19,7 @@ array([20., 20.], dtype=float32)
 
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -28,6 +29,10 @@ from keras_inpaint.scores import score_text
 
 HOLE_RATIO_BINS = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6))
 """Hole-ratio bins ``[low, high)`` (the last one closed) of Liu et al. (2018)'s tables."""
+
+PSNR_CEILING = 100.0
+"""What `BinnedScores` counts for an exact fill (whose PSNR is infinite), in dB: above the 95 dB
+of a 128x128 RGB image with one value one 8-bit level off."""
 
 SSIM_FILTER_SIZE = 11
 """Gaussian window of SSIM (Wang et al. 2004), shrunk to the image size for smaller images."""
@@ -79,7 +84,7 @@ def psnr(y_true, y_pred, max_val=1.0, mask=None):
     >>> np.round(psnr(y, y + 0.1), 3)
     array([20.], dtype=float32)
     """
-    target, composited = _composite(y_true, y_pred, mask)
+    target, composited = _composite(y_true, y_pred, mask, max_val)
     mse = ops.mean(ops.square(composited - target), axis=(1, 2, 3))
     value = 10.0 * ops.log10(ops.divide(float(max_val) ** 2, mse))
     return _like_inputs(value, y_true, y_pred, mask)
@@ -98,7 +103,7 @@ def ssim(y_true, y_pred, max_val=1.0, mask=None):
     """
     import tensorflow as tf
 
-    target, composited = _composite(y_true, y_pred, mask)
+    target, composited = _composite(y_true, y_pred, mask, max_val)
     static_sides = [side for side in ops.shape(target)[1:3] if isinstance(side, int)]
     filter_size = min([SSIM_FILTER_SIZE, *static_sides])
     value = tf.image.ssim(target, composited, max_val=float(max_val), filter_size=filter_size)
@@ -170,12 +175,21 @@ class BinnedScores:
         self.records = []
 
     def update(self, y_true, y_pred, mask):
-        """Score a batch ``[B, H, W, C]`` with its masks ``[B, H, W, 1]`` and file each image."""
-        y_true, y_pred, mask = (np.asarray(x, np.float32) for x in (y_true, y_pred, mask))
+        """Score a batch ``[B, H, W, C]`` with its masks ``[B, H, W, 1]`` and file each image.
+
+        `y_true` must be in [0, 1] (refused otherwise, with the range received). An image whose
+        composite equals its target (an 8-bit fill can be exact) counts as `PSNR_CEILING` dB,
+        not infinity, so that it does not make its bin's mean PSNR infinite."""
+        y_true, y_pred, mask = (np.asarray(x) for x in (y_true, y_pred, mask))
+        if y_true.size and not 0.0 <= y_true.min() <= y_true.max() <= 1.0:
+            raise ValueError(
+                f"y_true must be in [0, 1], received values from {y_true.min()} to "
+                f"{y_true.max()} (dtype {y_true.dtype})"
+            )
         columns = {
             "l1_percent": masked_l1(y_true, y_pred, mask, percent=True),
             "l2_percent": masked_l2(y_true, y_pred, mask, percent=True),
-            "psnr": psnr(y_true, y_pred, mask=mask),
+            "psnr": np.minimum(psnr(y_true, y_pred, mask=mask), PSNR_CEILING),
             "ssim": ssim(y_true, y_pred, mask=mask),
         }
         for index, ratio in enumerate(hole_ratio(mask)):
@@ -214,8 +228,18 @@ class BinnedScores:
         return row
 
 
-def _composite(y_true, y_pred, mask):
-    """float32 ``(y_true, where(mask > 0.5, y_pred, y_true))``, or ``y_pred`` without a mask."""
+def _composite(y_true, y_pred, mask, max_val=1.0):
+    """float32 ``(y_true, where(mask > 0.5, y_pred, y_true))``, or ``y_pred`` without a mask.
+
+    Integer images are refused unless `max_val` says their range (0..255 images scored as if in
+    [0, 1] would give PSNRs below zero and L1 errors over 100 %)."""
+    for image, name in ((y_true, "y_true"), (y_pred, "y_pred")):
+        dtype = keras.backend.standardize_dtype(getattr(image, "dtype", "float32"))
+        if max_val == 1.0 and "int" in dtype:
+            raise ValueError(
+                f"{name} must be float in [0, 1], received dtype {dtype} (divide 8-bit "
+                "images by 255, or give psnr / ssim their max_val)"
+            )
     y_true, y_pred = check_images(y_true, y_pred)
     if mask is None:
         return y_true, y_pred

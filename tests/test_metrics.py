@@ -157,3 +157,30 @@ def test_binned_scores_table():
     text = scores.markdown()
     assert text.splitlines()[0].startswith("| hole ratio | images | L1 (%)")
     assert "| 30-40% | 1 |" in text and len(text.splitlines()) == 2 + 7
+
+
+def test_binned_scores_count_an_exact_fill_at_the_ceiling_and_refuse_0_255_images():
+    y_true, y_pred = _images(batch=2)
+    mask = np.zeros((2, 16, 16, 1), "float32")
+    mask[:, :4] = 1  # 25 %
+    scores = metrics.BinnedScores()
+    scores.update(y_true, np.stack([y_true[0], y_pred[1]]), mask)  # the first fill is exact
+    row = scores.table()[-1]
+    other = float(metrics.psnr(y_true[1:], y_pred[1:], mask=mask[1:])[0])
+    np.testing.assert_allclose(row["psnr"], (metrics.PSNR_CEILING + other) / 2, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"y_true must be in \[0, 1\], received values from "
+                                         r"\d+ to \d+ \(dtype uint8\)"):
+        scores.update(np.rint(y_true * 255).astype("uint8"), y_pred, mask)
+    assert len(scores.records) == 2
+
+
+@pytest.mark.parametrize("name", ["masked_l1", "masked_l2", "psnr", "ssim"])
+def test_integer_images_need_their_max_val(name):
+    eight_bit = np.full((1, 16, 16, 3), 200, "uint8")
+    with pytest.raises(ValueError, match="y_true must be float in \\[0, 1\\], received dtype "
+                                         "uint8"):
+        getattr(metrics, name)(eight_bit, eight_bit, mask=np.ones((1, 16, 16, 1)))
+    if name == "psnr":
+        np.testing.assert_allclose(
+            metrics.psnr(eight_bit, eight_bit - 10, max_val=255),
+            metrics.psnr(eight_bit / 255, (eight_bit - 10) / 255), rtol=1e-5)
