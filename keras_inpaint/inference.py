@@ -78,6 +78,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.masks import LUMA_WEIGHTS
 from keras_inpaint.postprocess import get_postprocessor
 
@@ -167,8 +168,9 @@ def inpaint(
     ((32, 48, 3), dtype('float32'), True)
     """
     postprocessor = get_postprocessor(postprocess)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_finite_number(batch_size, integer=True) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, received {batch_size!r}")
+    batch_size = int(batch_size)
     _check_threshold(mask_threshold)
     pictures, pack = _pictures(image, mask, mask_threshold)
     _warn_all_hole(pictures)
@@ -246,9 +248,7 @@ def side_by_side(image, mask, result, mask_threshold=DEFAULT_MASK_THRESHOLD):
 
 
 def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
-        0 <= threshold < 1
-    ):
+    if not is_finite_number(threshold) or not 0 <= threshold < 1:
         raise ValueError(f"mask_threshold must be a number in [0, 1), received {threshold!r}")
 
 

@@ -340,6 +340,9 @@ def test_bad_inputs_raise_value_error_naming_shapes():
         ContextualAttention(paste_normalization="mean")
     with pytest.raises(ValueError, match="rate must be a positive integer, received 0"):
         ContextualAttention(rate=0)
+    with pytest.raises(ValueError, match="rate must be a positive integer, received 2.0"):
+        ContextualAttention(rate=2.0)
+    assert type(ContextualAttention(rate=np.int64(3)).get_config()["rate"]) is int
 
 
 @pytest.mark.parametrize(

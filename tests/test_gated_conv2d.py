@@ -112,6 +112,8 @@ def test_bad_arguments_and_inputs_raise_value_error():
         GatedConv2D(4, 3, padding="mirror")
     with pytest.raises(ValueError, match="filters must be a positive int, received filters=0"):
         GatedConv2D(0, 3)
+    assert GatedConv2D(np.int64(4), 3).get_config()["filters"] == 4  # as Conv2D takes it
+    assert type(GatedConv2D(np.int64(4), 3).get_config()["filters"]) is int  # JSON-serializable
     with pytest.raises(ValueError, match=r"\(2, 8, 8\)"):
         GatedConv2D(4, 3)(np.zeros((2, 8, 8), np.float32))
     with pytest.raises(ValueError, match=r"height of at least 3, received shape \(1, 2, 8, 3\)"):

@@ -80,7 +80,7 @@ def test_batch_array_is_split_by_batch_size():
     images = np.stack([photo(seed=s) for s in range(5)])
     masks = np.stack([box_mask()] * 5)[..., None].astype(np.float32)
     model = ConstantFill()
-    result = inpaint(images, masks, model=model, batch_size=2)
+    result = inpaint(images, masks, model=model, batch_size=np.int64(2))  # NumPy's ints too
     assert result.shape == images.shape and result.dtype == np.uint8
     assert [shape[0] for shape in model.shapes] == [2, 2, 1]
     hole = np.broadcast_to(masks > 0, images.shape)
@@ -148,7 +148,8 @@ def test_threshold_on_grey_masks():
     mask[2:6, 2:6] = 100  # grey: a hole by default (nonzero), known at threshold 0.5
     mask[10:14, 10:14] = 200
     default = (inpaint(image, mask, model=ConstantFill()) != image).any(-1)
-    strict = (inpaint(image, mask, model=ConstantFill(), mask_threshold=0.5) != image).any(-1)
+    strict = (inpaint(image, mask, model=ConstantFill(), mask_threshold=np.float32(0.5))
+              != image).any(-1)
     np.testing.assert_array_equal(default, mask > 0)
     np.testing.assert_array_equal(strict, mask > 127)
 

@@ -130,7 +130,7 @@ class ContextualAttention(keras.layers.Layer):
             ("rate", rate),
             ("fuse_size", fuse_size),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_finite_number(value, integer=True) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, received {value!r}")
         if paste_normalization not in PASTE_NORMALIZATIONS:
             raise ValueError(
@@ -142,10 +142,10 @@ class ContextualAttention(keras.layers.Layer):
             raise ValueError(
                 f"softmax_scale must be a finite number > 0, received {softmax_scale!r}"
             )
-        self.patch_size = patch_size
-        self.stride = stride
-        self.rate = rate
-        self.fuse_size = fuse_size
+        self.patch_size = int(patch_size)
+        self.stride = int(stride)
+        self.rate = int(rate)
+        self.fuse_size = int(fuse_size)
         self.softmax_scale = float(softmax_scale)
         self.return_flow = return_flow
         self.paste_normalization = paste_normalization

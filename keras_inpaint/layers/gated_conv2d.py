@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers.padding import MIRROR_PADDING_MODES
 from keras_inpaint.layers.padding import pad_like_same
 from keras_inpaint.layers.padding import standardize_padding
@@ -76,9 +77,9 @@ class GatedConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters <= 0:
+        if not is_finite_number(filters, integer=True) or filters <= 0:
             raise ValueError(f"filters must be a positive int, received filters={filters!r}")
-        self.filters = filters
+        self.filters = int(filters)
         self.padding = standardize_padding(padding)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
