@@ -26,6 +26,7 @@ Example:
 import inspect
 import math
 import os
+import warnings
 
 import cv2
 import numpy as np
@@ -449,6 +450,15 @@ class FolderMask(MaskGenerator):
                 f"mask folder {path!r} holds no mask files; expected files ending in "
                 f"{', '.join(MASK_FILE_EXTENSIONS)}"
             )
+        self.files, unreadable = _readable_images(self.files)
+        if unreadable:
+            warnings.warn(
+                f"mask folder {path!r}: skipping {len(unreadable)} unreadable file(s) "
+                f"({'; '.join(unreadable[:3])}{'; ...' if len(unreadable) > 3 else ''})",
+                stacklevel=2,
+            )
+        if not self.files:
+            raise ValueError(f"mask folder {path!r} holds no readable mask file")
 
     def draw(self, height, width, rng):
         path = self.files[rng.integers(len(self.files))]
@@ -461,6 +471,22 @@ class FolderMask(MaskGenerator):
             "threshold": self.threshold,
             "flip_probability": self.flip_probability,
         }
+
+
+def _readable_images(paths):
+    """``(readable, unreadable)``: the paths whose files PIL verifies (format, chunks and their
+    checksums, without decoding: about 0.2 ms for a 512x512 PNG mask), and ``"path: reason"``
+    for the others, so that a corrupt mask is found before training, not when it is drawn."""
+    readable, unreadable = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError, ValueError) as error:
+            unreadable.append(f"{path}: {error}")
+        else:
+            readable.append(path)
+    return readable, unreadable
 
 
 class UnionMask(MaskGenerator):

@@ -235,6 +235,22 @@ def test_folder_mask_flips_and_resizes(tmp_path):
     assert masks.sample_mask(generator, 40, 50, seed=2, index=0).shape == (40, 50, 1)
 
 
+def test_folder_mask_skips_unreadable_files_when_made(tmp_path):
+    hole = _pattern()
+    Image.fromarray(np.where(hole, 255, 0).astype(np.uint8)).save(tmp_path / "good.png")
+    good = (tmp_path / "good.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(good[: len(good) // 2])  # cut short mid-file
+    (tmp_path / "junk.png").write_bytes(b"\x00not an image")
+    with pytest.warns(UserWarning, match=r"skipping 2 unreadable file\(s\) .*cut.png.*junk.png"):
+        generator = masks.FolderMask(str(tmp_path), flip_probability=0.0)
+    assert generator.files == [str(tmp_path / "good.png")]
+    for index in range(4):
+        np.testing.assert_array_equal(masks.sample_mask(generator, 20, 30, 0, index)[..., 0], hole)
+    (tmp_path / "good.png").unlink()
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no readable mask file"):
+        masks.FolderMask(str(tmp_path))
+
+
 def test_folder_mask_empty_or_missing_folder(tmp_path):
     (tmp_path / "readme.txt").write_text("no masks here")
     with pytest.raises(ValueError, match=re.escape(str(tmp_path))):
