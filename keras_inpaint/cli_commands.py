@@ -437,7 +437,7 @@ def _inpaint_folder(args, model):
             continue
         try:
             pictures = _inpainted(args, model, path, mask)
-        except (ValueError, FileNotFoundError) as error:
+        except (ValueError, OSError) as error:  # a bad or unreadable input file
             failed.append(path.name)
             tqdm.write(f"keras-inpaint inpaint: warning: skipped {path.name}: {error}",
                        file=sys.stderr)

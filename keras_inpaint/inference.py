@@ -316,6 +316,8 @@ def _single(image, mask, threshold, require_mask=True):
 def _open(path, role):
     """A loaded PIL image from a file (EXIF orientation applied); errors name the file."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{role} {path!r} is a folder, not an image file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{role} file {path!r} does not exist")
     try:

@@ -278,6 +278,8 @@ def test_errors(tmp_path):
             inpaint(*args, **kwargs)
     with pytest.raises(FileNotFoundError, match="missing.png"):
         inpaint(tmp_path / "missing.png", hole)
+    with pytest.raises(IsADirectoryError, match="is a folder, not an image file"):
+        inpaint(tmp_path, hole)
 
 
 def random_boxes(seed, count, largest_image, largest_model):

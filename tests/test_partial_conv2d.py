@@ -215,6 +215,14 @@ def test_bad_inputs_raise_value_error_naming_the_shape(
         layer(np.zeros(x_shape, np.float32), np.zeros(mask_shape, np.float32))
 
 
+@pytest.mark.parametrize("argument", [{"activation": "relu"}, {"data_format": "channels_first"},
+                                      {"groups": 2}])
+def test_arguments_the_layer_fixes_are_refused_by_name(argument):
+    (name,) = argument
+    with pytest.raises(TypeError, match=f"PartialConv2D fixes .*received {name}: apply an"):
+        PartialConv2D(4, 3, **argument)
+
+
 def test_bad_symbolic_mask_raises_when_building_a_model():
     x = keras.Input((None, None, 3))
     with pytest.raises(ValueError, match="1 channel, received shape"):

@@ -5,6 +5,10 @@ from keras import ops
 
 from keras_inpaint.layers.shape_checks import check_same_dims
 
+FIXED_ARGUMENTS = ("activation", "data_format", "groups")
+"""`keras.layers.Conv2D` arguments this layer sets itself (no activation: the output is the
+renormalised convolution; channels last; one group)."""
+
 MASK_COMPUTE_DTYPE = "float32"
 
 
@@ -84,6 +88,13 @@ class PartialConv2D(keras.layers.Conv2D):
         bias_constraint=None,
         **kwargs,
     ):
+        fixed = sorted(set(kwargs) & set(FIXED_ARGUMENTS))
+        if fixed:
+            raise TypeError(
+                f"PartialConv2D fixes {', '.join(FIXED_ARGUMENTS)} (mask renormalisation needs "
+                f"the raw convolution, channels last, one group), received {', '.join(fixed)}: "
+                "apply an activation to its output instead"
+            )
         super().__init__(
             filters=filters,
             kernel_size=kernel_size,
@@ -186,7 +197,7 @@ class PartialConv2D(keras.layers.Conv2D):
 
     def get_config(self):
         config = super().get_config()
-        for fixed_by_this_layer in ("data_format", "groups", "activation"):
+        for fixed_by_this_layer in FIXED_ARGUMENTS:
             config.pop(fixed_by_this_layer)
         config["multi_channel"] = self.multi_channel
         return config
