@@ -220,6 +220,20 @@ def _with_source_architecture(model_class, source, overrides, verbose):
     return {**taken, **overrides}
 
 
+def _recorded_architecture(run_file, model_class, init_from, resume):
+    """For a fine-tuning run being resumed (its run.json at `run_file` records this
+    `init_from`), the architecture arguments it took from its source when it began; None
+    otherwise. A resume reads them there, not from the source, which may have been re-published
+    with another width or deleted since (the checkpoint holds the weights)."""
+    if not (resume and run_file.is_file()):
+        return None
+    previous = json.loads(run_file.read_text())
+    if previous.get("init_from") != str(init_from):
+        return None  # _check_run_config refuses the changed setting
+    recorded = previous.get("overrides") or {}
+    return {key: recorded[key] for key in model_class.architecture_arguments if key in recorded}
+
+
 def _initialise_weights(model, source):
     """Copy the weights (not the optimizer state) of `source` (see `train`'s ``init_from``)
     into `model`; its step counter restarts at 0, so a fine-tuning run counts (and schedules)
@@ -337,7 +351,10 @@ def train(
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     overrides = dict(overrides or {})
     if init_from is not None:
-        overrides = _with_source_architecture(model_class, init_from, overrides, verbose)
+        recorded = _recorded_architecture(output / RUN_CONFIG_FILE, model_class, init_from,
+                                          resume)
+        overrides = ({**recorded, **overrides} if recorded is not None else
+                     _with_source_architecture(model_class, init_from, overrides, verbose))
     run_config = {
         "model": model,
         "overrides": overrides,

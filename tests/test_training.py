@@ -3,6 +3,7 @@ run, and trains under mixed precision, MirroredStrategy and MultiWorkerMirroredS
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -143,6 +144,15 @@ def test_init_from_takes_only_unset_architecture_arguments(photo_folder, tmp_pat
     with pytest.raises(ValueError, match="cannot start from 'gated_conv'.*do not fit"):
         toy_train(photo_folder, tmp_path / "other", steps=1, init_from="gated_conv")
     assert source.width == 3
+    # The source re-trained at another width, then deleted: a resume reads the architecture
+    # the run began with from its run.json, and the weights from its checkpoint.
+    shutil.rmtree(tmp_path / "source")
+    toy_train(photo_folder, tmp_path / "source", steps=1, overrides={"width": 4})
+    resumed = toy_train(photo_folder, tmp_path / "tuned", steps=3, resume=True, **fine_tune)
+    assert resumed.width == 3 and int(resumed.train_steps.numpy()) == 3
+    shutil.rmtree(tmp_path / "source")
+    resumed = toy_train(photo_folder, tmp_path / "tuned", steps=4, resume=True, **fine_tune)
+    assert resumed.width == 3 and int(resumed.train_steps.numpy()) == 4
 
 
 def test_init_from_with_another_architecture_names_the_source(photo_folder, tmp_path):
