@@ -624,13 +624,31 @@ def _export_into_cache(model, target):
 # ---- publishing ------------------------------------------------------------------------------
 
 
-def check_destination(folder, overwrite):
-    """Refuse to write a preset into an existing `folder` unless `overwrite`."""
-    if Path(folder).exists() and not overwrite:
+def check_destination(folder, overwrite, sources=()):
+    """Refuse to write a preset into an existing `folder` unless `overwrite`, and even then
+    unless it is a preset (it holds ``metadata.json``) or empty, and holds none of `sources`
+    (the run being published): replacing the folder deletes what it holds."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not overwrite:
         raise ValueError(
             f"{os.fspath(folder)!r} already exists; pass overwrite=True (--overwrite on the "
             "command line) to replace it"
         )
+    if not folder.is_dir() or not ((folder / METADATA_FILE).is_file() or
+                                    not any(folder.iterdir())):
+        raise ValueError(
+            f"refusing to replace {os.fspath(folder)!r}: it is not a preset folder (no "
+            f"{METADATA_FILE}) and replacing it would delete what it holds"
+        )
+    for source in sources:
+        source = Path(source).resolve()
+        if source == folder.resolve() or folder.resolve() in source.parents:
+            raise ValueError(
+                f"refusing to replace {os.fspath(folder)!r}: it holds {os.fspath(source)!r}, "
+                "which this command reads; write the preset elsewhere"
+            )
 
 
 def publish(run_dir, dest_dir, name=None, scores=None, weights_dtype="float32", overwrite=False,
@@ -692,7 +710,7 @@ def publish(run_dir, dest_dir, name=None, scores=None, weights_dtype="float32", 
         raise ValueError(
             f"preset name must be letters, digits, '_', '-' or '.', received {name!r}"
         )
-    check_destination(dest_dir, overwrite)
+    check_destination(dest_dir, overwrite, sources=[run_dir])
     evaluation = _model_evaluation(evaluation, name)
     scores = _check_scores({**(evaluation or {}).get("scores", {}), **(scores or {})} or None)
     run, timing = _run_record(run_dir)
@@ -765,8 +783,13 @@ def repack(source, dest_dir, weights_dtype, evaluation=None, notes=None, overwri
     """
     check_weights_dtype(weights_dtype)
     folder = _resolve_source(source).folder
-    if folder is None or not (folder / WEIGHTS_FILE).is_file():
-        raise ValueError(f"{os.fspath(source)!r} is not a preset folder with trained weights")
+    if folder is None or not (folder / WEIGHTS_FILE).is_file() or not (
+        folder / METADATA_FILE
+    ).is_file():
+        raise ValueError(
+            f"{os.fspath(source)!r} is not a preset folder with trained weights (a training "
+            "run is made a preset with publish)"
+        )
     old = read_metadata(folder)
     check_destination(Path(dest_dir), overwrite)
     evaluation = _model_evaluation(evaluation, old["name"])

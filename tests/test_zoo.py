@@ -513,6 +513,13 @@ def test_publish_refuses_overwrites_bad_names_and_unfinished_runs(run_dir, prese
     zoo.publish(run_dir, target, scores={"psnr": 20.0}, overwrite=True)
     assert (target / "metadata.json").read_text() != before
     assert {p.name for p in tmp_path.iterdir()} == {"again"}
+    # --overwrite replaces presets only: never the run itself, nor any other folder
+    for destination in (run_dir, run_dir / "checkpoints", run_dir.parent):
+        with pytest.raises(ValueError, match="refusing to replace"):
+            zoo.publish(run_dir, destination, overwrite=True)
+    assert (run_dir / "run.json").is_file()
+    with pytest.raises(ValueError, match="a training run is made a preset with publish"):
+        zoo.repack(run_dir, tmp_path / "packed", "float16")
     with pytest.raises(ValueError, match="preset name must be"):
         zoo.publish(run_dir, tmp_path / "x", name="../escape")
     with pytest.raises(ValueError, match="scores must map names to finite numbers"):
