@@ -220,6 +220,24 @@ def _with_source_architecture(model_class, source, overrides, verbose):
     return {**taken, **overrides}
 
 
+def _restore_newest_readable(manager, verbose):
+    """Restore the newest of `manager`'s checkpoints that reads back whole; a damaged one (a
+    file cut short or overwritten outside this program: checkpoints are written atomically) is
+    reported and the one before it tried, so a resume loses the steps since that one only."""
+    for path in reversed(manager.checkpoints):
+        try:
+            manager.checkpoint.restore(path).assert_existing_objects_matched()
+            return
+        except (tf.errors.OpError, ValueError, IndexError, AssertionError) as error:
+            if verbose:
+                print(f"Cannot restore {path} ({type(error).__name__}: {error}); trying the "
+                      "checkpoint before it")
+    raise ValueError(
+        f"none of the checkpoints in {manager.directory} can be restored "
+        f"({', '.join(os.path.basename(path) for path in manager.checkpoints)})"
+    )
+
+
 def _recorded_architecture(run_file, model_class, init_from, resume):
     """For a fine-tuning run being resumed (its run.json at `run_file` records this
     `init_from`), the architecture arguments it took from its source when it began; None
@@ -390,10 +408,15 @@ def train(
                                              max_to_keep=2)
         source_steps = None
         if resume and manager.latest_checkpoint:
-            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            _restore_newest_readable(manager, verbose)
         elif init_from is not None:
             source_steps = _initialise_weights(net, init_from)
         start = int(net.train_steps.numpy())
+        if start > steps:
+            raise ValueError(
+                f"{output} is already at step {start}, past steps={steps} (--steps): pass "
+                f"{start} or more to train on"
+            )
         dataset = inpaint_data.make_dataset(
             data,
             image_size=size,
@@ -408,6 +431,8 @@ def train(
             _write_run_config(run_file, run_config)
         if verbose and start:
             print(f"Resuming {output} at step {start}")
+        elif verbose and resume and new_run:
+            print(f"No run in {output} yet: starting a new one")
         validation_log = None if held_out is None else held_out.open_log(output, start, resume)
         with _forgotten_if_failing_before_a_checkpoint(run_file, manager, new_run):
             _run_steps(

@@ -82,6 +82,27 @@ def test_existing_run_needs_resume_and_same_settings(photo_folder, tmp_path):
                        resume=True, verbose=0)
 
 
+def test_resume_refuses_fewer_steps_and_passes_a_damaged_checkpoint(photo_folder, tmp_path,
+                                                                    capsys):
+    toy_train(photo_folder, tmp_path, steps=3)  # keeps the checkpoints of steps 2 and 3
+    recorded = (tmp_path / "run.json").read_text()
+    with pytest.raises(ValueError, match=r"already at step 3, past steps=2 \(--steps\)"):
+        toy_train(photo_folder, tmp_path, steps=2, resume=True)
+    assert (tmp_path / "run.json").read_text() == recorded
+    newest = tmp_path / "checkpoints" / "ckpt-3.data-00000-of-00001"
+    newest.write_bytes(newest.read_bytes()[:100])  # cut short outside the program
+    resumed = training.train(TOY, str(photo_folder), tmp_path, image_size=16, batch_size=2,
+                             steps=4, checkpoint_every=1, log_every=1, image_every=2,
+                             resume=True)
+    out = capsys.readouterr().out
+    assert "Cannot restore" in out and "ckpt-3" in out and f"Resuming {tmp_path} at step 2" in out
+    assert int(resumed.train_steps.numpy()) == 4
+    fresh = tmp_path / "fresh"
+    training.train(TOY, str(photo_folder), fresh, image_size=16, batch_size=2, steps=1,
+                   resume=True)
+    assert f"No run in {fresh} yet: starting a new one" in capsys.readouterr().out
+
+
 def test_resume_matches_uninterrupted_run(photo_folder, tmp_path):
     straight = toy_train(photo_folder, tmp_path / "straight", steps=4)
     toy_train(photo_folder, tmp_path / "split", steps=2)
