@@ -28,26 +28,31 @@ from keras_inpaint import zoo
 from keras_inpaint.files import atomic_save
 
 
-def average_weights(sources, output):
+def average_weights(sources, output, overwrite=False):
     """Average the weights of `sources` into a new ``.keras`` file `output`.
 
     Args:
         sources: two or more run directories (their ``model.keras``), ``.keras`` files,
             preset folders or zoo names (anything `keras_inpaint.zoo.load` takes, and runs).
-        output: the ``.keras`` file to write (atomically: a temporary file renamed into place).
+        output: the ``.keras`` file to write (atomically: a temporary file renamed into place);
+            never inside a source run directory (its ``model.keras`` would no longer match its
+            ``model.weights.h5``) nor a source file itself.
+        overwrite: replace an existing `output` (otherwise it is an error).
 
     Returns:
         The averaged model (the first source's class and configuration).
 
     Raises:
-        ValueError: fewer than two sources, an `output` not ending in ``.keras``, or a source
-            whose class or weight shapes differ from the first's (named with what differs).
+        ValueError: fewer than two sources, an `output` not ending in ``.keras``, existing
+            without `overwrite` or inside a source, or a source whose class or weight shapes
+            differ from the first's (named with what differs).
     """
     sources = [os.fspath(source) for source in sources]
     if len(sources) < 2:
         raise ValueError(f"averaging needs at least two sources, received {sources!r}")
     if not os.fspath(output).endswith(".keras"):
         raise ValueError(f"output must be a .keras file, received {os.fspath(output)!r}")
+    _check_output(Path(output), sources, overwrite)
     first = zoo.load(zoo.trained_model_file(sources[0]))
     floating = [index for index, w in enumerate(first.weights)
                 if np.issubdtype(np.dtype(w.dtype), np.floating)]
@@ -81,3 +86,19 @@ def _check_same_architecture(first, first_source, model, source):
     if problem:
         raise ValueError(f"cannot average {source!r} with {first_source!r}: {problem}; check "
                          "--set width and the other architecture arguments")
+
+
+def _check_output(output, sources, overwrite):
+    if output.exists() and not overwrite:
+        raise ValueError(
+            f"{os.fspath(output)!r} already exists; pass overwrite=True (--overwrite on the "
+            "command line) to replace it"
+        )
+    resolved = output.resolve()
+    for source in sources:
+        source = Path(source).resolve()
+        if source == resolved or source == resolved.parent or source in resolved.parents:
+            raise ValueError(
+                f"refusing to write {os.fspath(output)!r} into the source {os.fspath(source)!r}: "
+                "write the average elsewhere"
+            )

@@ -588,13 +588,14 @@ def add_average_parser(subparsers):
     parser.add_argument("sources", nargs="+",
                         help="run directories, .keras files, preset folders or zoo names")
     parser.add_argument("--output", required=True, help="the .keras file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.set_defaults(handler=run_average)
 
 
 def run_average(args):
     from keras_inpaint.averaging import average_weights
 
-    average_weights(args.sources, args.output)
+    average_weights(args.sources, args.output, overwrite=args.overwrite)
     print(f"averaged {len(args.sources)} models into {args.output}")
 
 

@@ -57,6 +57,13 @@ def test_cli(runs, tmp_path, capsys):
     assert cli.main(["average", str(runs / "a"), str(runs / "b"), "--output", str(output)]) == 0
     assert f"averaged 2 models into {output}" in capsys.readouterr().out
     assert output.is_file()
+    again = ["average", str(runs / "a"), str(runs / "b"), "--output", str(output)]
+    assert cli.main(again) == 2 and "already exists" in capsys.readouterr().err
+    assert cli.main([*again, "--overwrite"]) == 0
+    # never into a source run (its model.keras would stop matching its model.weights.h5)
+    assert cli.main(["average", str(runs / "a"), str(runs / "b"), "--output",
+                     str(runs / "a" / "model.keras"), "--overwrite"]) == 2
+    assert "refusing to write" in capsys.readouterr().err
     assert cli.main(["average", str(runs / "a"), str(runs / "wide"), "--output",
                      str(tmp_path / "y.keras")]) == 2
     assert "keras-inpaint average: error: cannot average" in capsys.readouterr().err
