@@ -383,6 +383,7 @@ def run_inpaint(args):
     outputs = {"-o": args.output, "--compare": args.compare}
     _check_distinct({"IMAGE": args.image, "MASK": args.mask, **outputs})  # never overwrite input
     if os.path.isdir(args.image):
+        _check_folder_mode_paths(args.mask, outputs)
         _inpaint_folder(args, _with_flips(inference.resolve_model(args.model), args.flips))
     else:
         _prepare_output_files(outputs, images=tuple(outputs))
@@ -419,8 +420,6 @@ def _inpaint_folder(args, model):
     images = _image_files(args.image, "image")
     masks = None
     if args.mask is not None:
-        if not os.path.isdir(args.mask):
-            raise ValueError(f"IMAGE is a folder, so MASK must be a folder too: {args.mask!r}")
         masks = {path.stem: path for path in _image_files(args.mask, "mask")}
     duplicates = sorted({p.stem for p in images if sum(q.stem == p.stem for q in images) > 1})
     if duplicates:
@@ -476,6 +475,19 @@ def _image_files(folder, role):
     if not files:
         raise ValueError(f"{role} folder {os.fspath(folder)!r} holds no image files")
     return files
+
+
+def _check_folder_mode_paths(mask, outputs):
+    """Folder mode, before the model is loaded: MASK (if given) must be a folder, and each of
+    `outputs` (``{option: path or None}``) a folder or a path still free."""
+    if mask is not None and not os.path.isdir(mask):
+        raise ValueError(f"IMAGE is a folder, so MASK must be a folder too: {mask!r}")
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"IMAGE is a folder, so {option} must be a folder too: {path!r} "
+                             "is a file")
 
 
 def _prepare_output_files(outputs, images=()):

@@ -217,6 +217,17 @@ def test_inpaint_folder_stops_at_once_on_errors_of_the_whole_job(capsys, tmp_pat
     assert "warning" not in err and not out.exists()
 
 
+def test_inpaint_folder_checks_its_output_folders_before_loading_the_model(capsys, tmp_path):
+    images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "o.png"
+    write_pair(images, masks, "a")
+    out.write_bytes(b"an earlier result")
+    # an unknown model too: the output is checked first, before any model is loaded
+    code, err = run_cli(capsys, "inpaint", images, masks, "-o", out, "--model", "no_such_model")
+    assert_one_line_error(code, err, "inpaint", f"IMAGE is a folder, so -o must be a folder too: "
+                                                f"{str(out)!r} is a file")
+    assert out.read_bytes() == b"an earlier result"
+
+
 # ---- publish ---------------------------------------------------------------------------------
 
 
