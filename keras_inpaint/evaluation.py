@@ -20,6 +20,9 @@ The JSON report (`report_json`) is what `keras_inpaint.zoo.publish` reads to put
 scores, and the classical fills' scores on the same pairs, into its model card.
 """
 
+import os
+import warnings
+
 import numpy as np
 from PIL import Image
 
@@ -47,7 +50,8 @@ def evaluation_pairs(images_dir, masks_dir, size=256, limit=None, stride=1):
     `limit` keeps the first masks (sorted by name), `stride` every `stride`-th of those (a
     subset spread over all the bins when masks are named by bin); the photo of mask ``j`` is
     still photo ``j mod n_photos`` of the full list, so a subset scores the same pairs as the
-    full evaluation does.
+    full evaluation does. A mask without a hole at `size` has nothing to score: it is skipped,
+    and the skipped files are named in one warning at the end (an error if no mask has a hole).
     """
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be a positive int, received {stride!r}")
@@ -55,11 +59,20 @@ def evaluation_pairs(images_dir, masks_dir, size=256, limit=None, stride=1):
     masks = list_image_files(masks_dir)
     if limit is not None:
         masks = masks[:limit]
+    without_hole = []
     for index, mask_path in list(enumerate(masks))[::stride]:
+        mask = load_mask(mask_path, size=(size, size))
+        if not mask.any():
+            without_hole.append(os.path.basename(mask_path))
+            continue
         image_path = images[index % len(images)]
-        yield (centre_square(load_image(image_path), size),
-               load_mask(mask_path, size=(size, size)),
-               image_path)
+        yield centre_square(load_image(image_path), size), mask, image_path
+    if without_hole:
+        listed = ", ".join(without_hole[:5]) + (", ..." if len(without_hole) > 5 else "")
+        if len(without_hole) == len(masks[::stride]):
+            raise ValueError(f"no mask in {os.fspath(masks_dir)!r} has a hole at {size}x{size}")
+        warnings.warn(f"skipped {len(without_hole)} mask(s) without a hole at {size}x{size}: "
+                      f"{listed}", stacklevel=2)
 
 
 def batches(pairs, batch_size):

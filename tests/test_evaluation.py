@@ -61,6 +61,19 @@ def test_stride_keeps_each_masks_photo(photo_folder, tmp_path):
         list(evaluation.evaluation_pairs(photo_folder, masks, stride=0))
 
 
+def test_masks_without_a_hole_are_skipped_and_named(photo_folder, tmp_path):
+    masks = write_masks(tmp_path / "masks", [0.25, 0.0, 0.45])  # 00001.png is empty
+    full = list(evaluation.evaluation_pairs(photo_folder, write_masks(tmp_path / "all",
+                                                                       [0.25, 0.35, 0.45]), 16))
+    with pytest.warns(UserWarning, match=r"skipped 1 mask\(s\) without a hole at 16x16: "
+                                         r"00001.png"):
+        pairs = list(evaluation.evaluation_pairs(photo_folder, masks, size=16))
+    assert [name for *_, name in pairs] == [full[0][2], full[2][2]]  # each mask's own photo
+    empty = write_masks(tmp_path / "empty", [0.0, 0.0])
+    with pytest.raises(ValueError, match="no mask in .*empty' has a hole at 16x16"):
+        list(evaluation.evaluation_pairs(photo_folder, empty, size=16))
+
+
 def test_postprocessed_reads_only_the_known_pixels(photo_folder, tmp_path):
     rng = np.random.default_rng(0)
     image = rng.uniform(0.2, 0.8, (2, 32, 32, 3)).astype(np.float32)
