@@ -15,7 +15,10 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   the mask by `inpaint()`'s rules at its default threshold (8- or 16-bit grey, grey + alpha,
   RGB or RGBA; the luminance times the alpha, nonzero = hole; 16-bit colour masks keep their
   16 bits, which PIL would cut to 8), a 16-bit grey photo rounded to the nearest 8-bit level,
-  a 16-bit colour one cut to its top 8 bits (as PIL does). A string that does not start like
+  a 16-bit colour one cut to its top 8 bits (as PIL does), a JPEG turned upright by its EXIF
+  orientation, as PIL's ``ImageOps.exif_transpose`` turns it (phones store most photos sideways
+  with such a tag; the orientation in a PNG's or WebP's EXIF, rare, is not read here, while
+  `inpaint()` applies it). An empty batch is refused. A string that does not start like
   one of these formats is refused with its input and index in the batch and its first bytes
   (``image_bytes[2] is not a PNG, JPEG, GIF, BMP or WebP file ...``; base64 text, the usual
   mistake, starts ``iVBORw0KGgo`` or ``/9j/``). A file cut short (a PNG without its IEND
@@ -90,7 +93,9 @@ files cut short and BMP files TensorFlow would misread are refused with their in
 after a BMP's pixel rows are ignored (6 refused the file). 8: `context_encoder` and
 `latent_search` resize with `keras_inpaint.models.resampling` (matrix products XLA compiles)
 instead of TensorFlow's `ScaleAndTranslate` op; their outputs agree to about 1e-6. 9:
-`global_local` mirrors photos under 3 pixels up to 3 (8 refused them)."""
+`global_local` mirrors photos under 3 pixels up to 3 (8 refused them); `inpaint_bytes` turns
+JPEG photos and masks upright by their EXIF orientation, as `inpaint()` does (8 ignored it), and
+refuses an empty batch."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -136,6 +141,21 @@ _HEADER_BYTES = 30
 
 _SHOWN_BYTES = 16
 """How many first bytes of an unknown file an error shows."""
+
+_EXIF_HEADER = b"Exif\0\0"
+"""The start of a JPEG's APP1 segment that holds EXIF data (a TIFF header and directories)."""
+
+_EXIF_ORIENTATION_TAG, _EXIF_SHORT = 0x0112, 3
+"""EXIF's orientation tag, and the type of its value (a 16-bit unsigned SHORT)."""
+
+_JPEG_SEGMENTS_SEARCHED = 4
+"""Marker segments after a JPEG's start that `_jpeg_orientation` looks through for EXIF."""
+
+_EXIF_ENTRIES_READ = 64
+"""Entries of the first EXIF image directory read (cameras write a dozen or two)."""
+
+_EXIF_PADDING_BYTES = 12 * _EXIF_ENTRIES_READ + 16
+"""Zeros appended to a JPEG before its EXIF fields are read, so no read runs past its end."""
 
 
 def export_saved_model(model, directory, version=1):
@@ -227,7 +247,11 @@ def export_saved_model(model, directory, version=1):
         with tf.control_dependencies([same_rank]):
             same_shape = tf.debugging.assert_equal(tf.shape(image_bytes), tf.shape(mask_bytes),
                                                    message=message)
-        with tf.control_dependencies([same_shape]):
+        not_empty = tf.debugging.Assert(
+            tf.size(image_bytes) > 0,
+            ["inpaint_bytes needs at least one file; received image_bytes of shape",
+             tf.shape(image_bytes)])
+        with tf.control_dependencies([same_shape, not_empty]):
             images, masks = tf.reshape(image_bytes, [-1]), tf.reshape(mask_bytes, [-1])
         elements = (tf.range(tf.size(images)), images, masks)
         encoded = tf.map_fn(inpaint_one_file, elements, fn_output_signature=tf.string)
@@ -289,12 +313,85 @@ def _decode(encoded, name, index):
         sixteen_bits,
         # libjpeg's accurate integer DCT, PIL's: TensorFlow's default, the fast one, gives
         # pixels a few levels off PIL's (up to 6 on a Kodak photo)
-        lambda: eight_bits(tf.io.decode_jpeg(encoded, dct_method="INTEGER_ACCURATE", name=name)),
+        lambda: _oriented(
+            eight_bits(tf.io.decode_jpeg(encoded, dct_method="INTEGER_ACCURATE", name=name)),
+            _jpeg_orientation(encoded),
+        ),
         sixteen_bits,
         sixteen_bits,
         lambda: eight_bits(tf.io.decode_image(encoded, expand_animations=False)),
     ]
     return tf.switch_case(kind, decoders)
+
+
+def _jpeg_orientation(encoded):
+    """The EXIF orientation (1-8) of a JPEG file, 1 when it has none or it cannot be read.
+
+    Looks through the first `_JPEG_SEGMENTS_SEARCHED` marker segments for the APP1 segment
+    ``Exif\\0\\0`` (cameras and phones write it first, or second after JFIF's APP0), then
+    in its TIFF header (byte order ``II`` or ``MM``) at the first image directory's entries
+    (up to `_EXIF_ENTRIES_READ`) for tag 0x0112, a SHORT."""
+    import tensorflow as tf
+
+    padded = tf.strings.join([encoded, b"\0" * _EXIF_PADDING_BYTES])
+    length = tf.cast(tf.strings.length(padded), tf.int64)
+
+    def at(offset, size):  # offsets past the end read the padding's last bytes
+        return tf.strings.substr(padded, tf.clip_by_value(offset, 0, length - size),
+                                 tf.constant(size, tf.int64))
+
+    def unsigned(raw, little):  # raw: uint8 [..., k], k bytes of each number
+        size = raw.shape[-1]
+        weights = 256 ** tf.range(size, dtype=tf.int64)
+        weights = tf.where(little, weights, tf.reverse(weights, [0]))
+        return tf.reduce_sum(tf.cast(raw, tf.int64) * weights, axis=-1)
+
+    def number(offset, size, little):
+        return unsigned(tf.reshape(tf.io.decode_raw(at(offset, size), tf.uint8), [size]), little)
+
+    position, tiff = tf.constant(2, tf.int64), tf.constant(-1, tf.int64)
+    for _ in range(_JPEG_SEGMENTS_SEARCHED):
+        exif = tf.logical_and(tf.equal(at(position, 2), b"\xff\xe1"),
+                              tf.equal(at(position + 4, len(_EXIF_HEADER)), _EXIF_HEADER))
+        tiff = tf.where(tf.logical_and(exif, tiff < 0), position + 4 + len(_EXIF_HEADER), tiff)
+        position = position + 2 + number(position + 2, 2, False)
+    order = at(tiff, 2)
+    little = tf.equal(order, b"II")
+    directory = tiff + number(tiff + 4, 4, little)
+    entry_bytes = 12 * _EXIF_ENTRIES_READ
+    entries = tf.reshape(tf.io.decode_raw(at(directory + 2, entry_bytes), tf.uint8),
+                         [_EXIF_ENTRIES_READ, 12])
+    readable = tf.logical_and(tiff >= 0, tf.logical_or(little, tf.equal(order, b"MM")))
+    readable = tf.logical_and(readable, directory + 2 + entry_bytes <= length)
+    count = tf.minimum(number(directory, 2, little), _EXIF_ENTRIES_READ)
+    matches = tf.logical_and(
+        tf.logical_and(tf.equal(unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
+                       tf.equal(unsigned(entries[:, 2:4], little), _EXIF_SHORT)),
+        tf.range(_EXIF_ENTRIES_READ, dtype=tf.int64) < count,
+    )
+    value = tf.reduce_max(tf.where(matches, unsigned(entries[:, 8:10], little), 0))
+    known = tf.logical_and(readable, tf.logical_and(value >= 1, value <= 8))
+    return tf.cast(tf.where(known, value, 1), tf.int32)
+
+
+def _oriented(values, orientation):
+    """`values` [H, W, C] turned upright as PIL's ``ImageOps.exif_transpose`` turns a picture
+    with EXIF `orientation` (1-8)."""
+    import tensorflow as tf
+
+    def transposed():
+        return tf.transpose(values, [1, 0, 2])
+
+    return tf.switch_case(orientation - 1, [
+        lambda: values,
+        lambda: tf.reverse(values, [1]),  # 2: mirrored left-right
+        lambda: tf.reverse(values, [0, 1]),  # 3: rotated 180 degrees
+        lambda: tf.reverse(values, [0]),  # 4: mirrored top-bottom
+        transposed,  # 5
+        lambda: tf.reverse(transposed(), [1]),  # 6: rotated 90 degrees clockwise
+        lambda: tf.reverse(transposed(), [0, 1]),  # 7: transverse
+        lambda: tf.reverse(transposed(), [0]),  # 8: rotated 90 degrees counter-clockwise
+    ])
 
 
 def _check_complete(encoded, head, kind, name, index):

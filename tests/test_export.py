@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, ImageOps
 from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_inpaint import cli, export, inference, inpaint, zoo
@@ -279,6 +279,47 @@ def test_empty_batch_or_image_is_refused_with_its_shape(exported):
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             signature(image=np.zeros((batch, height, width, 3), np.uint8),
                       mask=np.zeros((batch, height, width, 1), np.uint8))
+
+
+def big_endian_exif(orientation):
+    """EXIF data (``Exif\\0\\0``, a TIFF header in ``MM`` byte order, one directory entry) that
+    PIL writes only in little-endian order."""
+    entry = (0x0112).to_bytes(2, "big") + (3).to_bytes(2, "big") + (1).to_bytes(4, "big")
+    entry += orientation.to_bytes(2, "big") + b"\0\0"
+    return b"Exif\0\0MM\0\x2a" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big") + entry + b"\0" * 4
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_jpeg_exif_orientation_is_applied_as_pil_applies_it(orientation):
+    pixels = (np.random.default_rng(orientation).random((24, 40, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "camera", orientation  # a second tag before it
+    for data in (exif.tobytes(), big_endian_exif(orientation)):
+        encoded = encoded_file(pixels, "JPEG", exif=data, quality=95)
+        with Image.open(io.BytesIO(encoded)) as opened:
+            expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+        assert int(export._jpeg_orientation(tf.constant(encoded))) == orientation
+        np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
+                                      expected)
+    assert int(export._jpeg_orientation(tf.constant(encoded_file(pixels, "JPEG")))) == 1
+    assert int(export._jpeg_orientation(tf.constant(b"\xff\xd8\xff\xe1\0"))) == 1  # cut short
+
+
+def test_sideways_phone_photo_is_served_upright_as_inpaint_reads_it(model, exported, tmp_path):
+    stored = (np.random.default_rng(6).random((12, 10, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 12 high, 10 wide; shown 10 high, 12 wide
+    (tmp_path / "photo.jpg").write_bytes(encoded_file(stored, "JPEG", exif=exif.tobytes()))
+    mask = np.zeros((10, 12, 1), np.uint8)
+    mask[2:6, 3:9] = 255  # drawn on the photo as shown
+    (tmp_path / "mask.png").write_bytes(encoded_file(mask, "PNG"))
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    served = signature(image_bytes=tf.constant((tmp_path / "photo.jpg").read_bytes()),
+                       mask_bytes=tf.constant((tmp_path / "mask.png").read_bytes()))
+    expected = inpaint(tmp_path / "photo.jpg", tmp_path / "mask.png", model=model)
+    np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(), expected)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="needs at least one file"):
+        signature(image_bytes=tf.constant([], tf.string), mask_bytes=tf.constant([], tf.string))
 
 
 def encoded_file(array, kind, **options):
