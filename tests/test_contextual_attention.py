@@ -2,6 +2,7 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -409,3 +410,18 @@ def test_layer_harness_with_flow():
         run_training_check=False,
         mixed_precision_tolerance=None,
     )
+
+
+def test_functional_model_shapes_and_bad_symbolic_inputs_name_the_shape():
+    foreground = keras.Input((None, None, 8))
+    outputs, flow = ContextualAttention(return_flow=True)(foreground, foreground)
+    assert outputs.shape == (None, None, None, 8) and flow.shape == (None, None, None, 3)
+    _, flow = ContextualAttention(rate=4, return_flow=True)(keras.Input((16, 24, 8)),
+                                                            keras.Input((16, 24, 8)))
+    assert flow.shape == (None, 4, 6, 3)
+    with pytest.raises(ValueError, match=r"mask must have shape .*received shape "
+                                         r"\(None, None, None, 2\)") as error:
+        ContextualAttention()(foreground, foreground, keras.Input((None, None, 2)))
+    assert "compute_output_spec" not in str(error.value)
+    with pytest.raises(ValueError, match=r"divisible by rate=2, received shape \(None, 9, 8, 8\)"):
+        ContextualAttention()(keras.Input((9, 8, 8)), keras.Input((9, 8, 8)))

@@ -197,6 +197,17 @@ class ContextualAttention(keras.layers.Layer):
         flow = self._flow(attention, (small_height, small_width), grid_width)
         return outputs, tf.cast(flow, self.compute_dtype)
 
+    def compute_output_spec(self, foreground, background, mask=None):
+        """The outputs' shapes in a functional model, after `_check_inputs`, so that bad shapes
+        are refused there with this layer's own message."""
+        self._check_inputs(foreground, background, mask)
+        outputs = keras.KerasTensor(foreground.shape, dtype=self.compute_dtype)
+        if not self.return_flow:
+            return outputs
+        batch, height, width, _ = foreground.shape
+        small = [None if size is None else size // self.rate for size in (height, width)]
+        return outputs, keras.KerasTensor((batch, *small, 3), dtype=self.compute_dtype)
+
     def _check_inputs(self, foreground, background, mask):
         """Raise ValueError on shapes that cannot work; return the inputs, behind run-time
         checks of the sizes unknown until then (see `check_same_dims`)."""
@@ -237,7 +248,7 @@ class ContextualAttention(keras.layers.Layer):
                 f"height and width must be divisible by rate={self.rate}, "
                 f"received shape {tuple(foreground.shape)}"
             )
-        if any(size is None for size in sizes):
+        if any(size is None for size in sizes) and not isinstance(foreground, keras.KerasTensor):
             divisible = tf.debugging.assert_equal(
                 tf.shape(foreground)[1:3] % self.rate,
                 0,
