@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from layer_harness import numpy_same_padding
 from layer_harness import numpy_windows
 from layer_harness import run_layer_test
@@ -118,3 +119,9 @@ def test_bad_arguments_and_inputs_raise_value_error():
         GatedConv2D(4, 3)(np.zeros((2, 8, 8), np.float32))
     with pytest.raises(ValueError, match=r"height of at least 3, received shape \(1, 2, 8, 3\)"):
         GatedConv2D(4, 5, padding="reflect")(np.zeros((1, 2, 8, 3), np.float32))
+    # sides unknown until run time: the same check, in the graph
+    layer = GatedConv2D(4, 5, padding="reflect")
+    dynamic = tf.function(layer, input_signature=[tf.TensorSpec([1, None, None, 3])])
+    assert dynamic(tf.zeros((1, 3, 8, 3))).shape == (1, 3, 8, 4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="reflect padding needs a height"):
+        dynamic(tf.zeros((1, 2, 8, 3)))

@@ -86,7 +86,7 @@ def pad_like_same(inputs, kernel_size, strides=(1, 1), dilation_rate=(1, 1), mod
             f"received shape {tuple(inputs.shape)}"
         )
     dynamic_shape = ops.shape(inputs)
-    pad_width = [(0, 0)]
+    pad_width, run_time_checks = [(0, 0)], []
     for axis, name in ((1, "height"), (2, "width")):
         static_size = inputs.shape[axis]
         size = static_size if static_size is not None else dynamic_shape[axis]
@@ -94,17 +94,44 @@ def pad_like_same(inputs, kernel_size, strides=(1, 1), dilation_rate=(1, 1), mod
             size, kernel_size[axis - 1], strides[axis - 1], dilation_rate[axis - 1]
         )
         _check_mirror_padding(mode, name, static_size, before, after, inputs.shape)
+        if static_size is None and mode in MIRROR_PADDING_MODES:
+            run_time_checks.append((name, size, _mirror_minimum(mode, before, after)))
         pad_width.append((before, after))
     pad_width.append((0, 0))
+    if run_time_checks:
+        inputs = _checked_at_run_time(inputs, run_time_checks, mode)
     return ops.pad(inputs, pad_width, mode=mode)
+
+
+def _mirror_minimum(mode, before, after):
+    """The smallest side that mirror padding by (before, after) works on: the padding plus one
+    for "reflect" (the edge is not repeated), the padding for "symmetric"."""
+    static = isinstance(before, int) and isinstance(after, int)
+    largest = max(before, after) if static else ops.maximum(before, after)
+    return largest + 1 if mode == "reflect" else largest
+
+
+def _checked_at_run_time(inputs, checks, mode):
+    """`inputs` behind assertions that each ``(axis name, size, minimum)`` of `checks` holds,
+    for sides unknown until run time (TensorFlow's own error would only say "paddings must be
+    less than the dimension size"). XLA ignores assertions."""
+    import tensorflow as tf
+
+    assertions = [
+        tf.debugging.assert_greater_equal(
+            size, minimum, message=f"{mode} padding needs a {name} of at least (received, needed)"
+        )
+        for name, size, minimum in checks
+    ]
+    with tf.control_dependencies(assertions):
+        return tf.identity(inputs)
 
 
 def _check_mirror_padding(mode, axis_name, size, before, after, shape):
     """Mirror padding needs `pad <= size - 1` (reflect) or `pad <= size` (symmetric)."""
     if mode not in MIRROR_PADDING_MODES or size is None:
         return
-    largest = max(before, after)
-    minimum_size = largest + 1 if mode == "reflect" else largest
+    minimum_size = _mirror_minimum(mode, before, after)
     if size < minimum_size:
         raise ValueError(
             f"{mode} padding of ({before}, {after}) needs a {axis_name} of at least "
