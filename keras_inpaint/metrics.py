@@ -93,7 +93,8 @@ def psnr(y_true, y_pred, max_val=1.0, mask=None):
 def ssim(y_true, y_pred, max_val=1.0, mask=None):
     """Structural similarity per image (Wang et al. 2004) with ``tf.image.ssim``: Gaussian
     window 11 (sigma 1.5), k1 = 0.01, k2 = 0.03, averaged over channels. For images smaller
-    than 11 pixels the window shrinks to the (static) image size. With a `mask`, of the
+    than 11 pixels the window shrinks to the (static) image size; in a `tf.function` traced
+    with unknown sizes it cannot, and smaller images are refused with that reason. With a `mask`, of the
     composited image. Identical images give 1.
 
     Example:
@@ -106,6 +107,13 @@ def ssim(y_true, y_pred, max_val=1.0, mask=None):
     target, composited = _composite(y_true, y_pred, mask, max_val)
     static_sides = [side for side in ops.shape(target)[1:3] if isinstance(side, int)]
     filter_size = min([SSIM_FILTER_SIZE, *static_sides])
+    if len(static_sides) < 2:  # the window cannot follow a side known only at run time
+        large_enough = tf.debugging.assert_greater_equal(
+            tf.shape(target)[1:3], filter_size,
+            message=f"ssim of images whose size is unknown until run time uses a {filter_size}x"
+            f"{filter_size} window: height and width must be at least {filter_size}")
+        with tf.control_dependencies([large_enough]):
+            target = tf.identity(target)
     value = tf.image.ssim(target, composited, max_val=float(max_val), filter_size=filter_size)
     return _like_inputs(value, y_true, y_pred, mask)
 

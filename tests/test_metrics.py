@@ -184,3 +184,12 @@ def test_integer_images_need_their_max_val(name):
         np.testing.assert_allclose(
             metrics.psnr(eight_bit, eight_bit - 10, max_val=255),
             metrics.psnr(eight_bit / 255, (eight_bit - 10) / 255), rtol=1e-5)
+
+
+def test_ssim_with_sizes_unknown_until_run_time_names_the_window():
+    traced = tf.function(lambda a, b: metrics.ssim(a, b),
+                         input_signature=[tf.TensorSpec([None, None, None, 3])] * 2)
+    y = tf.random.uniform((1, 12, 12, 3))
+    np.testing.assert_allclose(traced(y, y).numpy(), [1.0], rtol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="uses a 11x11 window: height and"):
+        traced(tf.zeros((1, 5, 7, 3)), tf.zeros((1, 5, 7, 3)))
