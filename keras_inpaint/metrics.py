@@ -94,8 +94,8 @@ def ssim(y_true, y_pred, max_val=1.0, mask=None):
     """Structural similarity per image (Wang et al. 2004) with ``tf.image.ssim``: Gaussian
     window 11 (sigma 1.5), k1 = 0.01, k2 = 0.03, averaged over channels. For images smaller
     than 11 pixels the window shrinks to the (static) image size; in a `tf.function` traced
-    with unknown sizes it cannot, and smaller images are refused with that reason. With a `mask`, of the
-    composited image. Identical images give 1.
+    with unknown sizes it cannot, and smaller images are refused with that reason. With a
+    `mask`, of the composited image. Identical images give 1.
 
     Example:
     >>> y = np.random.rand(2, 16, 16, 3).astype("float32")

@@ -370,7 +370,8 @@ def load(name_or_path, weights="zoo", format="keras", **overrides):  # noqa: A00
             ``"saved_model"`` the TF Serving artifact (see `keras_inpaint.export`), exported once
             into ``<cache>/saved_models/<name>-<digest[:12]>-g<export.GRAPH_VERSION>/`` (cache
             root `cache_root`; the digest covers the ``.keras`` file, or the preset's weights,
-            ``config.json`` and weight storage, so an edited preset is exported afresh) and returned as ``tf.saved_model.load`` of its version folder.
+            ``config.json`` and weight storage, so an edited preset is exported afresh) and
+            returned as ``tf.saved_model.load`` of its version folder.
         **overrides: constructor arguments replacing the preset's (e.g. ``search_steps`` of
             latent_search); for ``telea`` / ``navier_stokes``, ``radius``.
 

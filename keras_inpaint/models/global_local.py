@@ -123,9 +123,9 @@ class GlobalLocalInpainter(InpaintingModel):
 
     Shapes: inputs ``{"image": [B, H, W, 3] in [0, 1], "mask": [B, H, W, 1], 1 = hole}``; the
     completion network is fully convolutional (any H and W, one pixel too: `generate` mirrors
-    sides under 3 pixels, pads by reflection to a multiple of 4 and crops back); training batches are `image_size` (the global
-    discriminator's input) with the local window `local_size`. Output: the composited image
-    [B, H, W, 3] in [0, 1].
+    sides under 3 pixels, pads by reflection to a multiple of 4 and crops back); training
+    batches are `image_size` (the global discriminator's input) with the local window
+    `local_size`. Output: the composited image [B, H, W, 3] in [0, 1].
 
     Args:
         image_size: training size, int or (height, width); 256 in the paper.

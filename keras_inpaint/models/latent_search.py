@@ -170,7 +170,8 @@ class LatentSearchInpainter(InpaintingModel):
         self.beta_1 = beta_1
         self.seed = seed
         # The search's codes do not depend on how many steps were trained: with a seed they are
-        # a stateless draw (`_starting_codes`), without one a stream of their own.
+        # a stateless draw (`_starting_codes`), without one a stream of their own (the stream is
+        # made with a seed too, unused then, so that checkpoints keep one layout).
         self.training_seed_generator = keras.random.SeedGenerator(seed)
         self.search_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1
