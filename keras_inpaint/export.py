@@ -340,14 +340,8 @@ def _jpeg_orientation(encoded):
         return tf.strings.substr(padded, tf.clip_by_value(offset, 0, length - size),
                                  tf.constant(size, tf.int64))
 
-    def unsigned(raw, little):  # raw: uint8 [..., k], k bytes of each number
-        size = raw.shape[-1]
-        weights = 256 ** tf.range(size, dtype=tf.int64)
-        weights = tf.where(little, weights, tf.reverse(weights, [0]))
-        return tf.reduce_sum(tf.cast(raw, tf.int64) * weights, axis=-1)
-
     def number(offset, size, little):
-        return unsigned(tf.reshape(tf.io.decode_raw(at(offset, size), tf.uint8), [size]), little)
+        return _unsigned(tf.reshape(tf.io.decode_raw(at(offset, size), tf.uint8), [size]), little)
 
     position, tiff = tf.constant(2, tf.int64), tf.constant(-1, tf.int64)
     for _ in range(_JPEG_SEGMENTS_SEARCHED):
@@ -365,11 +359,11 @@ def _jpeg_orientation(encoded):
     readable = tf.logical_and(readable, directory + 2 + entry_bytes <= length)
     count = tf.minimum(number(directory, 2, little), _EXIF_ENTRIES_READ)
     matches = tf.logical_and(
-        tf.logical_and(tf.equal(unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
-                       tf.equal(unsigned(entries[:, 2:4], little), _EXIF_SHORT)),
+        tf.logical_and(tf.equal(_unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
+                       tf.equal(_unsigned(entries[:, 2:4], little), _EXIF_SHORT)),
         tf.range(_EXIF_ENTRIES_READ, dtype=tf.int64) < count,
     )
-    value = tf.reduce_max(tf.where(matches, unsigned(entries[:, 8:10], little), 0))
+    value = tf.reduce_max(tf.where(matches, _unsigned(entries[:, 8:10], little), 0))
     known = tf.logical_and(readable, tf.logical_and(value >= 1, value <= 8))
     return tf.cast(tf.where(known, value, 1), tf.int32)
 
@@ -477,8 +471,18 @@ def _little_endian(head, offset, size=4):
     """The unsigned little-endian integer of the `size` bytes at `offset`, as int64."""
     import tensorflow as tf
 
-    raw = tf.io.decode_raw(tf.strings.substr(head, offset, size), tf.uint8)
-    return tf.reduce_sum(tf.cast(raw, tf.int64) * 256 ** tf.range(size, dtype=tf.int64))
+    return _unsigned(tf.reshape(tf.io.decode_raw(tf.strings.substr(head, offset, size), tf.uint8),
+                                [size]))
+
+
+def _unsigned(raw, little=True):
+    """The unsigned integers, as int64, whose bytes are the last axis of uint8 `raw` (its size
+    static), in little-endian order, or big-endian where `little` (a bool tensor) is False."""
+    import tensorflow as tf
+
+    weights = 256 ** tf.range(raw.shape[-1], dtype=tf.int64)
+    weights = tf.where(little, weights, tf.reverse(weights, [0]))
+    return tf.reduce_sum(tf.cast(raw, tf.int64) * weights, axis=-1)
 
 
 def _bmp_layout(encoded, length, head):
