@@ -30,7 +30,7 @@ from keras_inpaint.data import list_image_files, load_image
 from keras_inpaint.masks import load_mask
 from keras_inpaint.metrics import BinnedScores
 from keras_inpaint.postprocess import get_postprocessor
-from keras_inpaint.scores import TABLE_SCORES
+from keras_inpaint.scores import TABLE_SCORES, score_text
 
 
 def centre_square(image, size):
@@ -160,13 +160,13 @@ def comparison_markdown(scores):
     tables = {name: _rows(value) for name, value in scores.items()}
     names = list(tables)
     sections = []
-    for key, label, fmt in TABLE_SCORES:
+    for key, label, _ in TABLE_SCORES:
         header = ["hole ratio", "images", *names]
         lines = [f"**{label}**", "", "| " + " | ".join(header) + " |",
                  "|" + " --- |" * len(header)]
         for row_index, row in enumerate(tables[names[0]]):
             cells = [row["bin"], str(row["count"])]
-            cells += [fmt.format(tables[name][row_index][key]) for name in names]
+            cells += [score_text(key, tables[name][row_index][key]) for name in names]
             lines.append("| " + " | ".join(cells) + " |")
         sections.append("\n".join(lines))
     return "\n\n".join(sections)

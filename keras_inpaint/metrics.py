@@ -17,7 +17,6 @@ Example:
 array([20., 20.], dtype=float32)
 """
 
-import math
 
 import keras
 import numpy as np
@@ -205,7 +204,9 @@ class BinnedScores:
             self.records.append((_bin_label(float(ratio), self.bins), scores))
 
     def table(self):
-        """Rows ``{"bin", "count", "l1_percent", "l2_percent", "psnr", "ssim"}``."""
+        """Rows ``{"bin", "count", "l1_percent", "l2_percent", "psnr", "ssim"}``; the scores of
+        a bin without pairs are ``None`` (``null`` in JSON reports, which NaN would make
+        invalid JSON)."""
         labels = [_label(low, high) for low, high in self.bins]
         below, above = _label(0.0, self.bins[0][0]), _label(self.bins[-1][1], 1.0)
         present = {label for label, _ in self.records}
@@ -232,7 +233,7 @@ class BinnedScores:
     def _row(label, records):
         row = {"bin": label, "count": len(records)}
         for name in _SCORE_NAMES:
-            row[name] = float(np.mean([s[name] for s in records])) if records else math.nan
+            row[name] = float(np.mean([s[name] for s in records])) if records else None
         return row
 
 

@@ -22,7 +22,6 @@ rather than mixed into one curve.
 """
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 from keras_inpaint.evaluation import batches, evaluation_pairs
 from keras_inpaint.files import VALIDATION_FILE, atomic_write_text
 from keras_inpaint.metrics import BinnedScores
-from keras_inpaint.scores import TABLE_SCORES
+from keras_inpaint.scores import TABLE_SCORES, score_text
 
 
 class Validation:
@@ -108,6 +107,5 @@ class ValidationLog:
 
 def summary_line(step, row):
     """``validation at step 500: L1 (%) 2.104, L2 (%) 0.402, PSNR (dB) 27.31, SSIM 0.8401``."""
-    parts = [f"{label} " + ("nan" if math.isnan(row[key]) else fmt.format(row[key]))
-             for key, label, fmt in TABLE_SCORES]
+    parts = [f"{label} {score_text(key, row[key])}" for key, label, _ in TABLE_SCORES]
     return f"validation at step {step}: " + ", ".join(parts)

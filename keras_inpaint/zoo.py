@@ -1245,7 +1245,7 @@ def _evaluation_lines(name, evaluation):
     for row in evaluation["bins"]:
         for label, rows in baselines.items():
             other = next((r for r in rows if r["bin"] == row["bin"]), None)
-            if other is None or row["bin"] == "all":
+            if other is None or row["bin"] == "all" or not (row["count"] and other["count"]):
                 continue
             if row["psnr"] <= other["psnr"] or row["l1_percent"] >= other["l1_percent"]:
                 shortfalls.append(

@@ -46,7 +46,12 @@ def test_evaluate_scores_each_method_per_bin(photo_folder, tmp_path):
     all_row = next(line for line in psnr_table.splitlines() if line.startswith("| all |"))
     expected = [f"{scores[name].table()[-1]['psnr']:.2f}" for name in ("telea", "grey")]
     assert all_row == f"| all | 4 | {expected[0]} | {expected[1]} |"
-    report = json.loads(json.dumps(evaluation.report_json(scores, size=32)))
+    assert "| 10-20% | 0 | - | - |" in psnr_table  # an empty bin
+    # strict JSON: an empty bin's scores are null, not NaN (which JSON does not have)
+    report = json.loads(json.dumps(evaluation.report_json(scores, size=32), allow_nan=False))
+    assert next(row for row in report["methods"]["telea"] if row["bin"] == "10-20%") == {
+        "bin": "10-20%", "count": 0, "l1_percent": None, "l2_percent": None, "psnr": None,
+        "ssim": None}
     assert report["protocol"] == {"size": 32}
     assert evaluation.comparison_markdown(report["methods"]) == markdown
 

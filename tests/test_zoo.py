@@ -220,12 +220,15 @@ def test_zoo_names_load_published_entries_and_rank_the_default(zoo_root, run_dir
 
 
 def evaluation_report(model_psnr, model_l1=2.0):
-    """An evaluate --json report: the model ("gated_conv") and Telea (L1 3 %) on two bins."""
+    """An evaluate --json report: the model ("gated_conv") and Telea (L1 3 %) on two bins, and
+    a third bin without pairs (its scores null)."""
     def rows(psnr_20, psnr_30, l1):
         return [{"bin": "20-30%", "count": 2, "l1_percent": l1, "l2_percent": 1.0,
                  "psnr": psnr_20, "ssim": 0.9},
                 {"bin": "30-40%", "count": 2, "l1_percent": l1, "l2_percent": 1.0,
                  "psnr": psnr_30, "ssim": 0.8},
+                {"bin": "40-50%", "count": 0, "l1_percent": None, "l2_percent": None,
+                 "psnr": None, "ssim": None},
                 {"bin": "all", "count": 4, "l1_percent": l1, "l2_percent": 1.0,
                  "psnr": (psnr_20 + psnr_30) / 2, "ssim": 0.85}]
     return {"protocol": {"images": "kodak", "masks": "nvidia", "size": 128, "limit": None},
@@ -286,6 +289,7 @@ def test_publish_records_evaluation_training_time_and_shortfalls(zoo_root, run_d
     assert "in 1 h 40 min of wall time on 1 CPU core (2 sessions)" in card
     assert "- 20-30%: PSNR 24.50 vs telea 25.00 dB, L1 2.000 vs 3.000 %" in card
     assert "- 30-40%: PSNR 21.50 vs telea 23.00 dB" in card
+    assert "| 40-50% | 0 | - | - |" in card and "- 40-50%" not in card  # the empty bin
     assert "## Notes\n\nTrained with a smaller width." in card
     assert "on the same pairs.\n" in card  # no extra protocol settings to mention
     assert "At the paper's scale: `keras-inpaint train gated_conv --data tfds:" in card
