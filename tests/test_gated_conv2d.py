@@ -125,3 +125,23 @@ def test_bad_arguments_and_inputs_raise_value_error():
     assert dynamic(tf.zeros((1, 3, 8, 3))).shape == (1, 3, 8, 4)
     with pytest.raises(tf.errors.InvalidArgumentError, match="reflect padding needs a height"):
         dynamic(tf.zeros((1, 2, 8, 3)))
+
+
+def test_trainable_false_at_construction_freezes_the_inner_convolution():
+    """`GatedConv2D(..., trainable=False)` (and so a frozen layer reloaded from its config) used
+    to leave its inner `conv` trainable: a model holding it listed and trained the kernel."""
+    x = RNG.random((2, 8, 8, 3), dtype=np.float32)
+    for layer in (GatedConv2D(4, 3, trainable=False),
+                  GatedConv2D.from_config(GatedConv2D(4, 3, trainable=False).get_config())):
+        inputs = keras.Input((8, 8, 3))
+        model = keras.Model(inputs, layer(inputs))
+        assert model.trainable_weights == [] and len(model.non_trainable_weights) == 2
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        before = [w.numpy() for w in layer.weights]
+        model.fit(x, np.ones((2, 8, 8, 4), np.float32), epochs=1, verbose=0)
+        for old, new in zip(before, layer.weights):
+            np.testing.assert_array_equal(old, new.numpy())
+    layer = GatedConv2D(4, 3, trainable=False)
+    layer.trainable = True
+    layer(x)
+    assert len(layer.trainable_weights) == 2

@@ -42,7 +42,8 @@ class GatedConv2D(keras.layers.Layer):
         use_bias: whether the convolution has a bias `[2 * filters]`.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         kernel_constraint, bias_constraint: as in `keras.layers.Conv2D`, for the joint kernel.
-        **kwargs: base layer arguments (`name`, `dtype`, ...).
+        **kwargs: base layer arguments (`name`, `dtype`, `trainable`, ...); `trainable=False`
+            freezes the inner `conv` too, as setting `layer.trainable = False` later does.
 
     Weights: `kernel` `[kh, kw, C_in, 2 * filters]` and `bias` `[2 * filters]` (features first),
     held by the inner `Conv2D` `conv` and also exposed as `layer.kernel`, `layer.bias`.
@@ -97,6 +98,7 @@ class GatedConv2D(keras.layers.Layer):
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             dtype=self.dtype_policy,
+            trainable=self.trainable,
             name="conv",
         )
         self.kernel_size = self.conv.kernel_size
