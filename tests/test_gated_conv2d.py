@@ -145,3 +145,31 @@ def test_trainable_false_at_construction_freezes_the_inner_convolution():
     layer.trainable = True
     layer(x)
     assert len(layer.trainable_weights) == 2
+
+
+@pytest.mark.parametrize("padding", ["same", "valid", "reflect", "symmetric"])
+@pytest.mark.parametrize("kernel_size, strides, dilation_rate", [(3, 2, 1), (4, 3, 1), (3, 1, 2)])
+def test_compute_output_shape_matches_the_outputs(padding, kernel_size, strides, dilation_rate):
+    """It was not implemented (NotImplementedError), which Keras' wrappers need."""
+    layer = GatedConv2D(5, kernel_size, strides=strides, padding=padding,
+                        dilation_rate=dilation_rate)
+    x = RNG.random((2, 17, 10, 3), dtype=np.float32)
+    assert layer.compute_output_shape(x.shape) == tuple(layer(x).shape)
+    assert layer.compute_output_shape((None, None, 10, 3))[:2] == (None, None)
+
+
+def test_keras_wrappers_take_the_layer():
+    x = RNG.random((2, 3, 9, 8, 3), dtype=np.float32)
+    wrapped = keras.layers.TimeDistributed(GatedConv2D(4, 3, strides=2, padding="reflect"))
+    inputs = keras.Input((None, None, None, 3))
+    model = keras.Model(inputs, wrapped(inputs))
+    assert model.output_shape == (None, None, None, None, 4)
+    per_frame = np.stack([wrapped.layer(x[:, t]) for t in range(3)], axis=1)
+    np.testing.assert_allclose(model(x), per_frame, rtol=1e-5, atol=1e-6)
+    normalized = keras.layers.SpectralNormalization(GatedConv2D(4, 3))
+    assert normalized(keras.Input((8, 8, 3))).shape == (None, 8, 8, 4)
+
+
+def test_too_small_sides_are_refused_when_building_a_functional_model():
+    with pytest.raises(ValueError, match=r"height of at least 3, received shape \(None, 2, 8, 3\)"):
+        GatedConv2D(4, 5, padding="reflect")(keras.Input((2, 8, 3)))

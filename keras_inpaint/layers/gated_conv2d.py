@@ -6,6 +6,7 @@ from keras import ops
 from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers.padding import MIRROR_PADDING_MODES
 from keras_inpaint.layers.padding import pad_like_same
+from keras_inpaint.layers.padding import padded_like_same_shape
 from keras_inpaint.layers.padding import standardize_padding
 from keras_inpaint.layers.weight_arguments import weight_arguments_config
 
@@ -133,6 +134,17 @@ class GatedConv2D(keras.layers.Layer):
             )
         features, gating = ops.split(self.conv(inputs), 2, axis=-1)
         return self.activation(features) * ops.sigmoid(gating)
+
+    def compute_output_shape(self, input_shape):
+        """`[B, H', W', filters]` (what `keras.layers.TimeDistributed` and
+        `keras.layers.SpectralNormalization` ask of the layer they wrap); known sides too small
+        for mirror padding are refused as in `call`."""
+        input_shape = tuple(input_shape)
+        if self.padding in MIRROR_PADDING_MODES:
+            input_shape = padded_like_same_shape(
+                input_shape, self.kernel_size, self.strides, self.dilation_rate, self.padding
+            )
+        return tuple(self.conv.compute_output_shape(input_shape))[:-1] + (self.filters,)
 
     def get_config(self):
         config = super().get_config()

@@ -103,6 +103,31 @@ def pad_like_same(inputs, kernel_size, strides=(1, 1), dilation_rate=(1, 1), mod
     return ops.pad(inputs, pad_width, mode=mode)
 
 
+def padded_like_same_shape(
+    shape, kernel_size, strides=(1, 1), dilation_rate=(1, 1), mode="reflect"
+):
+    """The static shape that `pad_like_same` gives NHWC inputs of `shape` (None stays None).
+
+    Sides known here and too small for mirror padding raise `pad_like_same`'s ValueError.
+
+    Example:
+    >>> padded_like_same_shape((None, 8, None, 3), (5, 5), mode="symmetric")
+    (None, 12, None, 3)
+    """
+    shape = tuple(shape)
+    padded = list(shape)
+    for axis, name in ((1, "height"), (2, "width")):
+        size = shape[axis]
+        if size is None:
+            continue
+        before, after = same_padding_amounts(
+            size, kernel_size[axis - 1], strides[axis - 1], dilation_rate[axis - 1]
+        )
+        _check_mirror_padding(mode, name, size, before, after, shape)
+        padded[axis] = size + before + after
+    return tuple(padded)
+
+
 def _mirror_minimum(mode, before, after):
     """The smallest side that mirror padding by (before, after) works on: the padding plus one
     for "reflect" (the edge is not repeated), the padding for "symmetric"."""
