@@ -173,3 +173,10 @@ def test_keras_wrappers_take_the_layer():
 def test_too_small_sides_are_refused_when_building_a_functional_model():
     with pytest.raises(ValueError, match=r"height of at least 3, received shape \(None, 2, 8, 3\)"):
         GatedConv2D(4, 5, padding="reflect")(keras.Input((2, 8, 3)))
+
+
+def test_unknown_channel_count_raises_value_error_naming_the_shape():
+    """The inner Conv2D's build failed on "unsupported operand type(s) for %: 'NoneType'"."""
+    with pytest.raises(ValueError, match=r"known number of input channels, received shape "
+                                         r"\(None, 8, 8, None\)"):
+        GatedConv2D(4, 3)(keras.Input((8, 8, None)))

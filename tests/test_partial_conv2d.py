@@ -253,3 +253,10 @@ def test_mask_of_another_size_fails_at_run_time_in_a_dynamic_tf_function(x_shape
         tf.errors.InvalidArgumentError, match="mask must have the batch, height and width of x"
     ):
         call(np.zeros(x_shape, np.float32), np.ones(mask_shape, np.float32))
+
+
+def test_unknown_channel_count_raises_value_error_naming_the_shape():
+    """Conv2D's build failed on "unsupported operand type(s) for %: 'NoneType' and 'int'"."""
+    with pytest.raises(ValueError, match=r"known number of input channels, received shape "
+                                         r"\(None, None, None, None\)"):
+        PartialConv2D(4, 3)(keras.Input((None, None, None)))

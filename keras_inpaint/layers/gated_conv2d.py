@@ -49,8 +49,9 @@ class GatedConv2D(keras.layers.Layer):
     Weights: `kernel` `[kh, kw, C_in, 2 * filters]` and `bias` `[2 * filters]` (features first),
     held by the inner `Conv2D` `conv` and also exposed as `layer.kernel`, `layer.bias`.
 
-    Input shape: `[B, H, W, C_in]`. Output shape: `[B, H', W', filters]` in the compute dtype,
-    `H' = ceil(H / stride)`, or `floor((H - (kh - 1) * dilation - 1) / stride) + 1` for "valid".
+    Input shape: `[B, H, W, C_in]`, `C_in` known. Output shape: `[B, H', W', filters]` in the
+    compute dtype, `H' = ceil(H / stride)`, or `floor((H - (kh - 1) * dilation - 1) / stride) + 1`
+    for "valid".
 
     Example:
     >>> x = np.random.rand(2, 32, 32, 5).astype("float32")
@@ -114,6 +115,11 @@ class GatedConv2D(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
+        if input_shape[-1] is None:  # Conv2D would fail on a bare TypeError
+            raise ValueError(
+                "GatedConv2D needs a known number of input channels, "
+                f"received shape {tuple(input_shape)}"
+            )
         self.conv.build((None, None, None, input_shape[-1]))
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
 

@@ -51,7 +51,7 @@ class PartialConv2D(keras.layers.Conv2D):
     Weights: `kernel` `[kh, kw, C_in, filters]` and `bias` `[filters]`, as in `Conv2D`.
 
     Call arguments:
-        inputs: `x`, float tensor `[B, H, W, C_in]`.
+        inputs: `x`, float tensor `[B, H, W, C_in]`, `C_in` known (H and W may be None).
         mask: optional `[B, H, W, 1]` (or `[B, H, W, C_in]` with `multi_channel=True`), 1 = valid;
             float, int or bool (cast).
 
@@ -117,6 +117,11 @@ class PartialConv2D(keras.layers.Conv2D):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
+        if input_shape[-1] is None:  # Conv2D would fail on a bare TypeError
+            raise ValueError(
+                "PartialConv2D needs a known number of input channels, "
+                f"received shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
 
