@@ -1,6 +1,7 @@
 """Tests of ContextualAttention against a loop-by-loop NumPy version of Yu et al.'s algorithm."""
 
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -425,3 +426,15 @@ def test_functional_model_shapes_and_bad_symbolic_inputs_name_the_shape():
     assert "compute_output_spec" not in str(error.value)
     with pytest.raises(ValueError, match=r"divisible by rate=2, received shape \(None, 9, 8, 8\)"):
         ContextualAttention()(keras.Input((9, 8, 8)), keras.Input((9, 8, 8)))
+
+
+def test_mask_passed_by_keyword_gives_no_keras_masking_warning():
+    """Keras treats a `mask` argument as a Keras mask: `layer(f, b, mask=holes)` warned that the
+    layer "will destroy the mask information", as if the mask were dropped. It is not."""
+    fg, bg, mask = make_inputs(batch=2, size=16, channels=4, rate=2)
+    layer = ContextualAttention(rate=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_keyword = layer(fg, bg, mask=mask)
+    np.testing.assert_array_equal(by_keyword, layer(fg, bg, mask))
+    assert getattr(by_keyword, "_keras_mask", None) is None

@@ -1,5 +1,7 @@
 """Tests of PartialConv2D against a NumPy implementation of Liu et al.'s formula."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -260,3 +262,17 @@ def test_unknown_channel_count_raises_value_error_naming_the_shape():
     with pytest.raises(ValueError, match=r"known number of input channels, received shape "
                                          r"\(None, None, None, None\)"):
         PartialConv2D(4, 3)(keras.Input((None, None, None)))
+
+
+def test_mask_passed_by_keyword_gives_no_keras_masking_warning():
+    """Keras treats a `mask` argument as a Keras mask: `layer(x, mask=valid)` warned that the
+    layer "will destroy the mask information", as if the mask were dropped. It is not."""
+    x, valid = RNG.random((1, 8, 8, 3), dtype=np.float32), _random_valid_mask((1, 8, 8, 1))
+    layer = PartialConv2D(4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_keyword = layer(x, mask=valid)
+        symbolic = layer(keras.Input((None, None, 3)), mask=keras.Input((None, None, 1)))
+    for keyword, positional in zip(by_keyword, layer(x, valid)):
+        np.testing.assert_array_equal(keyword, positional)
+    assert all(getattr(output, "_keras_mask", None) is None for output in by_keyword + symbolic)

@@ -197,6 +197,12 @@ class ContextualAttention(keras.layers.Layer):
         flow = self._flow(attention, (small_height, small_width), grid_width)
         return outputs, tf.cast(flow, self.compute_dtype)
 
+    def compute_mask(self, inputs, previous_mask):
+        """None: `mask` is this layer's input (1 = hole), not a Keras mask to pass on. Keras
+        treats a `mask` argument as one and warned, on `layer(f, b, mask=holes)`, that the layer
+        "will destroy the mask information"."""
+        return None
+
     def compute_output_spec(self, foreground, background, mask=None):
         """The outputs' shapes in a functional model, after `_check_inputs`, so that bad shapes
         are refused there with this layer's own message."""

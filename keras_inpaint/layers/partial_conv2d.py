@@ -196,6 +196,12 @@ class PartialConv2D(keras.layers.Conv2D):
         mask_channels = self.filters if self.multi_channel else 1
         return output_shape, tuple(output_shape[:-1]) + (mask_channels,)
 
+    def compute_mask(self, inputs, previous_mask):
+        """None: `mask` is this layer's input (1 = valid), not a Keras mask to pass on. Keras
+        treats a `mask` argument as one and warned, on `layer(x, mask=valid)`, that the layer
+        "will destroy the mask information"."""
+        return None
+
     def compute_output_spec(self, inputs, mask=None):
         self._check_shapes(inputs, mask)
         return super().compute_output_spec(inputs, mask=mask)
