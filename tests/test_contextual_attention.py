@@ -438,3 +438,13 @@ def test_mask_passed_by_keyword_gives_no_keras_masking_warning():
         by_keyword = layer(fg, bg, mask=mask)
     np.testing.assert_array_equal(by_keyword, layer(fg, bg, mask))
     assert getattr(by_keyword, "_keras_mask", None) is None
+
+
+@pytest.mark.parametrize("return_flow", [False, True])
+def test_compute_output_shape_matches_the_outputs(return_flow):
+    """It was not implemented (NotImplementedError)."""
+    fg, bg, mask = make_inputs(batch=2, size=12, channels=4, rate=3)
+    layer = ContextualAttention(rate=3, return_flow=return_flow)
+    shapes = keras.tree.map_structure(lambda x: tuple(x.shape), layer(fg, bg, mask))
+    assert layer.compute_output_shape(fg.shape, bg.shape, mask.shape) == shapes
+    assert layer.compute_output_shape(fg.shape) == shapes

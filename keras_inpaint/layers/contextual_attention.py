@@ -207,12 +207,20 @@ class ContextualAttention(keras.layers.Layer):
         """The outputs' shapes in a functional model, after `_check_inputs`, so that bad shapes
         are refused there with this layer's own message."""
         self._check_inputs(foreground, background, mask)
-        outputs = keras.KerasTensor(foreground.shape, dtype=self.compute_dtype)
+        shapes = self.compute_output_shape(foreground.shape)
         if not self.return_flow:
-            return outputs
-        batch, height, width, _ = foreground.shape
+            return keras.KerasTensor(shapes, dtype=self.compute_dtype)
+        return tuple(keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes)
+
+    def compute_output_shape(self, foreground_shape, background_shape=None, mask_shape=None):
+        """The output's shape, that of the foreground, and with `return_flow` the flow's,
+        `[B, H/r, W/r, 3]`."""
+        foreground_shape = tuple(foreground_shape)
+        if not self.return_flow:
+            return foreground_shape
+        batch, height, width, _ = foreground_shape
         small = [None if size is None else size // self.rate for size in (height, width)]
-        return outputs, keras.KerasTensor((batch, *small, 3), dtype=self.compute_dtype)
+        return foreground_shape, (batch, *small, 3)
 
     def _check_inputs(self, foreground, background, mask):
         """Raise ValueError on shapes that cannot work; return the inputs, behind run-time
