@@ -15,10 +15,13 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   the mask by `inpaint()`'s rules at its default threshold (8- or 16-bit grey, grey + alpha,
   RGB or RGBA; the luminance times the alpha, nonzero = hole; 16-bit colour masks keep their
   16 bits, which PIL would cut to 8), a 16-bit grey photo rounded to the nearest 8-bit level,
-  a 16-bit colour one cut to its top 8 bits (as PIL does), a JPEG turned upright by its EXIF
-  orientation, as PIL's ``ImageOps.exif_transpose`` turns it (phones store most photos sideways
-  with such a tag; the orientation in a PNG's or WebP's EXIF, rare, is not read here, while
-  `inpaint()` applies it). An empty batch is refused. A string that does not start like
+  a 16-bit colour one cut to its top 8 bits (as PIL does), a PNG, JPEG or WebP turned upright
+  by the orientation in its EXIF data (a PNG's ``eXIf`` chunk, a JPEG's APP1 segment, a WebP's
+  ``EXIF`` chunk), as PIL's ``ImageOps.exif_transpose`` turns it (phones store most photos
+  sideways with such a tag). PIL also takes an orientation from XMP metadata when the EXIF data
+  has none, and a PNG's EXIF from a "Raw profile type exif" text chunk (ImageMagick's); the
+  graph reads neither, and it reads EXIF data that PIL cannot parse (whose file `inpaint()`
+  refuses) as no orientation. An empty batch is refused. A string that does not start like
   one of these formats is refused with its input and index in the batch and its first bytes
   (``image_bytes[2] is not a PNG, JPEG, GIF, BMP or WebP file ...``; base64 text, the usual
   mistake, starts ``iVBORw0KGgo`` or ``/9j/``). A file cut short (a PNG without its IEND
@@ -66,6 +69,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from keras_inpaint.inference import (
     CONTEXT_FACTOR,
     HIGH_RESOLUTION_FACTOR,
@@ -75,7 +80,7 @@ from keras_inpaint.inference import (
 )
 from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 9
+GRAPH_VERSION = 10
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
@@ -95,7 +100,9 @@ after a BMP's pixel rows are ignored (6 refused the file). 8: `context_encoder` 
 instead of TensorFlow's `ScaleAndTranslate` op; their outputs agree to about 1e-6. 9:
 `global_local` mirrors photos under 3 pixels up to 3 (8 refused them); `inpaint_bytes` turns
 JPEG photos and masks upright by their EXIF orientation, as `inpaint()` does (8 ignored it), and
-refuses an empty batch."""
+refuses an empty batch. 10: `inpaint_bytes` turns PNG and WebP photos and masks upright by the
+orientation in their EXIF chunk too (9 ignored it), and finds a JPEG's EXIF segment among all
+the segments before its first scan, as PIL does (9 looked at the first four only)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -143,19 +150,30 @@ _SHOWN_BYTES = 16
 """How many first bytes of an unknown file an error shows."""
 
 _EXIF_HEADER = b"Exif\0\0"
-"""The start of a JPEG's APP1 segment that holds EXIF data (a TIFF header and directories)."""
+"""The start of a JPEG's APP1 segment that holds EXIF data (a TIFF header and directories).
+Some writers put it before a PNG's or WebP's TIFF header too; PIL drops it."""
+
+_EXIF_HEADERS_DROPPED = 2
+"""How many `_EXIF_HEADER`s PIL drops from the start of EXIF data (some writers repeat it)."""
+
+_PNG_EXIF = b"eXIf"
+"""The type of the PNG chunk that holds EXIF data (a TIFF header and directories)."""
 
 _EXIF_ORIENTATION_TAG, _EXIF_SHORT = 0x0112, 3
 """EXIF's orientation tag, and the type of its value (a 16-bit unsigned SHORT)."""
 
-_JPEG_SEGMENTS_SEARCHED = 4
-"""Marker segments after a JPEG's start that `_jpeg_orientation` looks through for EXIF."""
+_TIFF_TYPE_BYTES = (0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 0)
+"""Bytes of one value of each TIFF field type (BYTE = 1 ... LONG8 = 16) that PIL reads; 0 for
+the types it skips (the last stands for every type above 16)."""
+
+_WEBP_EXIF_FLAG = 0x08
+"""The bit of an extended WebP's ``VP8X`` flags that says the file has an ``EXIF`` chunk."""
 
 _EXIF_ENTRIES_READ = 64
 """Entries of the first EXIF image directory read (cameras write a dozen or two)."""
 
 _EXIF_PADDING_BYTES = 12 * _EXIF_ENTRIES_READ + 16
-"""Zeros appended to a JPEG before its EXIF fields are read, so no read runs past its end."""
+"""Zeros appended to a file before its EXIF fields are read, so no read runs past its end."""
 
 
 def export_saved_model(model, directory, version=1):
@@ -309,63 +327,153 @@ def _decode(encoded, name, index):
     def sixteen_bits():
         return tf.io.decode_image(encoded, dtype=tf.uint16, expand_animations=False, name=name)
 
-    decoders = [  # in the order of _FILE_SIGNATURES, then WebP
-        sixteen_bits,
+    decoders = [  # in the order of _FILE_SIGNATURES, then WebP; turned upright as PIL turns them
+        lambda: _oriented(sixteen_bits(), _exif_orientation(encoded, _png_exif)),  # 8 or 16 bits
         # libjpeg's accurate integer DCT, PIL's: TensorFlow's default, the fast one, gives
         # pixels a few levels off PIL's (up to 6 on a Kodak photo)
         lambda: _oriented(
             eight_bits(tf.io.decode_jpeg(encoded, dct_method="INTEGER_ACCURATE", name=name)),
-            _jpeg_orientation(encoded),
+            _exif_orientation(encoded, _jpeg_exif),
         ),
         sixteen_bits,
         sixteen_bits,
-        lambda: eight_bits(tf.io.decode_image(encoded, expand_animations=False)),
+        lambda: _oriented(eight_bits(tf.io.decode_image(encoded, expand_animations=False)),
+                          _exif_orientation(encoded, _webp_exif)),
     ]
     return tf.switch_case(kind, decoders)
 
 
-def _jpeg_orientation(encoded):
-    """The EXIF orientation (1-8) of a JPEG file, 1 when it has none or it cannot be read.
+def _exif_orientation(encoded, find_exif):
+    """The EXIF orientation (1-8) of an image file as PIL's ``Image.getexif`` reads it, 1 when it
+    has none or it cannot be read; the one function that reads EXIF for every format.
 
-    Looks through the first `_JPEG_SEGMENTS_SEARCHED` marker segments for the APP1 segment
-    ``Exif\\0\\0`` (cameras and phones write it first, or second after JFIF's APP0), then
-    in its TIFF header (byte order ``II`` or ``MM``) at the first image directory's entries
-    (up to `_EXIF_ENTRIES_READ`) for tag 0x0112, a SHORT."""
+    `find_exif(padded, length)` gives the offsets of the file's EXIF data and of its end (int64;
+    -1 when there is none; `_jpeg_exif`, `_png_exif`, `_webp_exif`), in the file padded with
+    zeros (so no read runs past its end) whose length without them is `length`. As PIL, up to
+    `_EXIF_HEADERS_DROPPED` `_EXIF_HEADER`s are dropped from the data's start; then come a TIFF
+    header (byte order ``II`` or ``MM``, then the first image directory's offset) and that
+    directory, whose entries (up to `_EXIF_ENTRIES_READ`, those that PIL reads: wholly inside the
+    data, and before any whose value runs past the data's end) are searched for tag 0x0112, a
+    SHORT (EXIF's type for it; PIL also takes a LONG, SSHORT or SLONG there). EXIF data that
+    PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()`
+    refuses the file) has no orientation here."""
     import tensorflow as tf
 
     padded = tf.strings.join([encoded, b"\0" * _EXIF_PADDING_BYTES])
-    length = tf.cast(tf.strings.length(padded), tf.int64)
-
-    def at(offset, size):  # offsets past the end read the padding's last bytes
-        return tf.strings.substr(padded, tf.clip_by_value(offset, 0, length - size),
-                                 tf.constant(size, tf.int64))
-
-    def number(offset, size, little):
-        return _unsigned(tf.reshape(tf.io.decode_raw(at(offset, size), tf.uint8), [size]), little)
-
-    position, tiff = tf.constant(2, tf.int64), tf.constant(-1, tf.int64)
-    for _ in range(_JPEG_SEGMENTS_SEARCHED):
-        exif = tf.logical_and(tf.equal(at(position, 2), b"\xff\xe1"),
-                              tf.equal(at(position + 4, len(_EXIF_HEADER)), _EXIF_HEADER))
-        tiff = tf.where(tf.logical_and(exif, tiff < 0), position + 4 + len(_EXIF_HEADER), tiff)
-        position = position + 2 + number(position + 2, 2, False)
-    order = at(tiff, 2)
+    tiff, end = find_exif(padded, tf.cast(tf.strings.length(encoded), tf.int64))
+    for _ in range(_EXIF_HEADERS_DROPPED):
+        header = tf.logical_and(
+            tiff + len(_EXIF_HEADER) <= end,
+            tf.equal(_bytes_at(padded, tiff, len(_EXIF_HEADER)), _EXIF_HEADER))
+        tiff = tf.where(header, tiff + len(_EXIF_HEADER), tiff)
+    order = _bytes_at(padded, tiff, 2)
     little = tf.equal(order, b"II")
-    directory = tiff + number(tiff + 4, 4, little)
-    entry_bytes = 12 * _EXIF_ENTRIES_READ
-    entries = tf.reshape(tf.io.decode_raw(at(directory + 2, entry_bytes), tf.uint8),
-                         [_EXIF_ENTRIES_READ, 12])
-    readable = tf.logical_and(tiff >= 0, tf.logical_or(little, tf.equal(order, b"MM")))
-    readable = tf.logical_and(readable, directory + 2 + entry_bytes <= length)
-    count = tf.minimum(number(directory, 2, little), _EXIF_ENTRIES_READ)
-    matches = tf.logical_and(
-        tf.logical_and(tf.equal(_unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
-                       tf.equal(_unsigned(entries[:, 2:4], little), _EXIF_SHORT)),
-        tf.range(_EXIF_ENTRIES_READ, dtype=tf.int64) < count,
-    )
+    directory = tiff + _unsigned_at(padded, tiff + 4, 4, little)
+    entries = tf.reshape(
+        tf.io.decode_raw(_bytes_at(padded, directory + 2, 12 * _EXIF_ENTRIES_READ), tf.uint8),
+        [_EXIF_ENTRIES_READ, 12])
+    readable = tf.logical_and(tf.logical_and(tiff >= 0, tiff + 8 <= end),
+                              tf.logical_or(little, tf.equal(order, b"MM")))
+    entry = tf.range(_EXIF_ENTRIES_READ, dtype=tf.int64)
+    kinds = _unsigned(entries[:, 2:4], little)
+    read = tf.logical_and(entry < _unsigned_at(padded, directory, 2, little),
+                          directory + 2 + 12 * (entry + 1) <= end)
+    # PIL reads a value of more than 4 bytes where the entry's offset points, unless the values
+    # read so far would then exceed the data's size (it skips it), and stops at the first one
+    # that runs past the data's end: the entries after it are lost.
+    type_bytes = tf.constant(_TIFF_TYPE_BYTES, tf.int64)
+    sizes = _unsigned(entries[:, 4:8], little) * tf.gather(
+        type_bytes, tf.minimum(kinds, len(_TIFF_TYPE_BYTES) - 1))
+    elsewhere = tf.logical_and(read, sizes > 4)
+    within_size = tf.cumsum(tf.where(elsewhere, sizes, 0)) <= end - tiff
+    value_ends = tiff + _unsigned(entries[:, 8:12], little) + sizes
+    stops = tf.reduce_all([elsewhere, within_size, value_ends > end], axis=0)
+    read = tf.logical_and(read, tf.cumsum(tf.cast(stops, tf.int64), exclusive=True) == 0)
+    matches = tf.reduce_all([
+        read,
+        tf.equal(_unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
+        tf.equal(kinds, _EXIF_SHORT),
+    ], axis=0)
     value = tf.reduce_max(tf.where(matches, _unsigned(entries[:, 8:10], little), 0))
     known = tf.logical_and(readable, tf.logical_and(value >= 1, value <= 8))
     return tf.cast(tf.where(known, value, 1), tf.int32)
+
+
+def _jpeg_exif(padded, length):
+    """`_exif_orientation`'s EXIF data of a JPEG file: PIL's, the first APP1 segment that starts
+    with `_EXIF_HEADER` among the marker segments before the first scan."""
+    import tensorflow as tf
+
+    def segment(position):
+        marker, data = _bytes_at(padded, position, 2), position + 4
+        exif = tf.logical_and(tf.equal(marker, b"\xff\xe1"),
+                              tf.equal(_bytes_at(padded, data, len(_EXIF_HEADER)), _EXIF_HEADER))
+        last = tf.logical_or(tf.equal(marker, _JPEG_SCAN_START),
+                             tf.not_equal(tf.strings.substr(marker, 0, 1), b"\xff"))
+        following = position + 2 + _unsigned_at(padded, position + 2, 2, False)
+        return exif, last, data, following, following
+
+    return _exif_chunk(segment, 2, length)  # after the start-of-image marker
+
+
+def _png_exif(padded, length):
+    """`_exif_orientation`'s EXIF data of a PNG file: PIL's, the last ``eXIf`` chunk before
+    IEND (PIL reads the chunks after the image data too, and each eXIf replaces the one before).
+    The chunks are walked only in a file that holds the bytes ``eXIf``: a large PNG has
+    thousands of IDAT chunks."""
+    import tensorflow as tf
+
+    def chunk(position):
+        kind, data = _bytes_at(padded, position + 4, 4), position + 8
+        data_end = data + _unsigned_at(padded, position, 4, False)
+        return tf.equal(kind, _PNG_EXIF), tf.equal(kind, b"IEND"), data, data_end, data_end + 4
+
+    return tf.cond(
+        _contains(padded, _PNG_EXIF),
+        lambda: _exif_chunk(chunk, len(_FILE_SIGNATURES[0]), length, keep_last=True),  # signature
+        lambda: (tf.constant(-1, tf.int64),) * 2)
+
+
+def _webp_exif(padded, length):
+    """`_exif_orientation`'s EXIF data of a WebP file: libwebp's, which PIL reads, the first
+    ``EXIF`` chunk inside the RIFF size, in an extended file (its first chunk ``VP8X``) whose
+    flags say it has EXIF (libwebp ignores the chunk otherwise)."""
+    import tensorflow as tf
+
+    def chunk(position):
+        data, size = position + 8, _unsigned_at(padded, position + 4)
+        exif = tf.equal(_bytes_at(padded, position, 4), b"EXIF")
+        return exif, tf.constant(False), data, data + size, data + size + size % 2  # even
+
+    first_chunk = _WEBP_FORM_OFFSET + len(_WEBP_FORM)
+    flags = _unsigned_at(padded, first_chunk + 8, 1)
+    extended = tf.logical_and(tf.equal(_bytes_at(padded, first_chunk, 4), b"VP8X"),
+                              tf.bitwise.bitwise_and(flags, _WEBP_EXIF_FLAG) > 0)
+    riff_end = tf.minimum(_unsigned_at(padded, 4) + 8, length)  # the RIFF size counts from byte 8
+    start, end = _exif_chunk(chunk, first_chunk, riff_end)
+    return tf.where(extended, start, -1), end
+
+
+def _exif_chunk(read_chunk, first, end, keep_last=False):
+    """``(start, end)`` offsets (int64) of the data of a file's EXIF chunk (or segment), -1 when
+    there is none: the first one, or the last where `keep_last`, among the chunks that follow
+    each other from offset `first` and lie before `end`, up to the one `read_chunk` marks last.
+    `read_chunk(offset)` gives the chunk's ``(is EXIF, is last, data start, data end, next
+    chunk's offset)``; each chunk is at least a byte long, so the walk ends."""
+    import tensorflow as tf
+
+    def step(position, start, stop, _):
+        exif, last, data, data_end, following = read_chunk(position)
+        taken = tf.reduce_all([exif, data_end <= end, tf.logical_or(keep_last, start < 0)])
+        start, stop = tf.where(taken, data, start), tf.where(taken, data_end, stop)
+        more = tf.reduce_all([tf.logical_not(last), following < end,
+                              tf.logical_or(keep_last, start < 0)])
+        return following, start, stop, more
+
+    none = tf.constant(-1, tf.int64)
+    _, start, stop, _ = tf.while_loop(lambda *state: state[-1], step, (
+        tf.constant(first, tf.int64), none, none, tf.constant(first, tf.int64) < end))
+    return start, stop
 
 
 def _oriented(values, orientation):
@@ -435,7 +543,7 @@ def _check_complete(encoded, head, kind, name, index):
         ])
 
     def webp():
-        riff_end = _little_endian(head, 4) + 8  # a WebP's RIFF size counts from byte 8
+        riff_end = _unsigned_at(head, 4) + 8  # a WebP's RIFF size counts from byte 8
         return encoded, _first_problem([(
             length >= riff_end,
             ["a WebP file shorter than its RIFF header says (", size, " bytes, it says ",
@@ -467,21 +575,34 @@ def _contains(text, part):
     return tf.size(tf.strings.split(text, sep=part)) > 1
 
 
-def _little_endian(head, offset, size=4):
-    """The unsigned little-endian integer of the `size` bytes at `offset`, as int64."""
+def _bytes_at(text, offset, size):
+    """The `size` bytes of the string `text` at `offset` (int64), which is clipped to the string:
+    an offset past its end reads its last `size` bytes (callers pad what they read)."""
     import tensorflow as tf
 
-    return _unsigned(tf.reshape(tf.io.decode_raw(tf.strings.substr(head, offset, size), tf.uint8),
-                                [size]))
+    offset = tf.clip_by_value(tf.cast(offset, tf.int64), 0,
+                              tf.cast(tf.strings.length(text), tf.int64) - size)
+    return tf.strings.substr(text, offset, tf.constant(size, tf.int64))
+
+
+def _unsigned_at(text, offset, size=4, little=True):
+    """The unsigned integer (int64) of the `size` bytes at `offset` in `text` (`_bytes_at`),
+    little-endian, or big-endian where `little` (a bool or bool tensor) is False."""
+    import tensorflow as tf
+
+    return _unsigned(tf.reshape(tf.io.decode_raw(_bytes_at(text, offset, size), tf.uint8),
+                                [size]), little)
 
 
 def _unsigned(raw, little=True):
     """The unsigned integers, as int64, whose bytes are the last axis of uint8 `raw` (its size
-    static), in little-endian order, or big-endian where `little` (a bool tensor) is False."""
+    static), in little-endian order, or big-endian where `little` (a bool or bool tensor) is
+    False. The weights are NumPy constants: the loops over a file's chunks run this once a chunk.
+    """
     import tensorflow as tf
 
-    weights = 256 ** tf.range(raw.shape[-1], dtype=tf.int64)
-    weights = tf.where(little, weights, tf.reverse(weights, [0]))
+    weights = 256 ** np.arange(raw.shape[-1], dtype=np.int64)
+    weights = tf.where(little, weights, weights[::-1])
     return tf.reduce_sum(tf.cast(raw, tf.int64) * weights, axis=-1)
 
 
@@ -492,14 +613,14 @@ def _bmp_layout(encoded, length, head):
     file's (int64), `head` the file padded past its header."""
     import tensorflow as tf
 
-    bits = _little_endian(head, 28, size=2)
-    width = _little_endian(head, 18)
-    height = _little_endian(head, 22)
+    bits = _unsigned_at(head, 28, size=2)
+    width = _unsigned_at(head, 18)
+    height = _unsigned_at(head, 22)
     height = tf.where(height >= 2**31, 2**32 - height, height)  # int32 in the header
-    pixels_start = _little_endian(head, 10)
+    pixels_start = _unsigned_at(head, 10)
     # Clipped to the string: substr refuses a start past its end (a BMP cut in its header).
     palette_start = tf.minimum(
-        _BMP_FILE_HEADER_BYTES + _little_endian(head, _BMP_FILE_HEADER_BYTES), length)
+        _BMP_FILE_HEADER_BYTES + _unsigned_at(head, _BMP_FILE_HEADER_BYTES), length)
     palette = tf.strings.substr(encoded, tf.cast(palette_start, tf.int32), tf.cast(
         tf.clip_by_value(pixels_start - palette_start, 0, length), tf.int32))
     return bits, palette, pixels_start + (bits // 8 * width + 3) // 4 * 4 * height

@@ -8,8 +8,10 @@ import base64
 import io
 import json
 import re
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -282,41 +284,211 @@ def test_empty_batch_or_image_is_refused_with_its_shape(exported):
 
 
 def big_endian_exif(orientation):
-    """EXIF data (``Exif\\0\\0``, a TIFF header in ``MM`` byte order, one directory entry) that
-    PIL writes only in little-endian order."""
+    """EXIF data (``Exif\\0\\0``, a TIFF header in ``MM`` byte order, one directory entry), written
+    byte by byte."""
     entry = (0x0112).to_bytes(2, "big") + (3).to_bytes(2, "big") + (1).to_bytes(4, "big")
     entry += orientation.to_bytes(2, "big") + b"\0\0"
     return b"Exif\0\0MM\0\x2a" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big") + entry + b"\0" * 4
 
 
-@pytest.mark.parametrize("orientation", range(1, 9))
-def test_jpeg_exif_orientation_is_applied_as_pil_applies_it(orientation):
-    pixels = (np.random.default_rng(orientation).random((24, 40, 3)) * 255).astype(np.uint8)
+def little_endian_exif(orientation):
+    """EXIF data in ``II`` byte order (PIL writes ``MM`` unless told), with a tag before the
+    orientation's."""
     exif = Image.Exif()
-    exif[0x010F], exif[0x0112] = "camera", orientation  # a second tag before it
-    for data in (exif.tobytes(), big_endian_exif(orientation)):
-        encoded = encoded_file(pixels, "JPEG", exif=data, quality=95)
+    exif.endian = "<"
+    exif[0x010F], exif[0x0112] = "camera", orientation
+    data = exif.tobytes()
+    assert data.startswith(b"Exif\0\0II*\0")
+    return data
+
+
+ORIENTED_FILES = {  # stored pixels, save options, the graph's EXIF finder
+    "JPEG": ("colour", {"quality": 95}, "_jpeg_exif"),
+    "PNG": ("colour", {}, "_png_exif"),
+    "PNG 16-bit grey": ("16-bit grey", {}, "_png_exif"),  # a photo's or a mask's: same decoder
+    "WEBP": ("colour", {"lossless": True}, "_webp_exif"),
+}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("name", ORIENTED_FILES)
+def test_exif_orientation_is_applied_as_pil_applies_it(name, orientation):
+    pixels, options, finder = ORIENTED_FILES[name]
+    kind = name.split()[0]
+    rng = np.random.default_rng(orientation)
+    if pixels == "colour":
+        stored = (rng.random((24, 40, 3)) * 255).astype(np.uint8)
+    else:  # holes of any 16-bit value, some below 256
+        stored = (rng.integers(0, 65536, (24, 40)) * (rng.random((24, 40)) < 0.3)).astype(np.uint16)
+        stored[0, :4] = [1, 255, 256, 65535]
+    find = getattr(export, finder)
+    for data in (little_endian_exif(orientation), big_endian_exif(orientation)):
+        encoded = encoded_file(stored, kind, exif=data, **options)
+        with Image.open(io.BytesIO(encoded)) as opened:
+            upright = ImageOps.exif_transpose(opened)
+        assert int(export._exif_orientation(tf.constant(encoded), find)) == orientation
+        if pixels == "colour":
+            np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
+                                          np.asarray(upright.convert("RGB")))
+        else:
+            decoded = export._decode(tf.constant(encoded), "mask_bytes", 0).numpy()[..., 0]
+            np.testing.assert_array_equal(decoded, np.asarray(upright))
+            np.testing.assert_array_equal(export._decode_hole(tf.constant(encoded), 0)[..., 0],
+                                          np.asarray(upright) > 0)
+    without_exif = encoded_file(stored, kind, **options)
+    assert int(export._exif_orientation(tf.constant(without_exif), find)) == 1
+
+
+def png_chunks(encoded):
+    """A PNG file's chunks as ``(type, data)`` pairs."""
+    chunks, position = [], 8
+    while position < len(encoded):
+        size = int.from_bytes(encoded[position:position + 4], "big")
+        data = position + 8
+        chunks.append((encoded[position + 4:data], encoded[data:data + size]))
+        position = data + size + 4
+    return chunks
+
+
+def png_file(chunks):
+    """A PNG file of ``(type, data)`` chunks, each with its length and CRC."""
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        for kind, data in chunks)
+
+
+def webp_chunks(encoded):
+    """A WebP file's chunks as ``(FourCC, data)`` pairs."""
+    chunks, position = [], 12
+    while position < len(encoded):
+        size = int.from_bytes(encoded[position + 4:position + 8], "little")
+        data = position + 8
+        chunks.append((encoded[position:position + 4], encoded[data:data + size]))
+        position = data + size + size % 2
+    return chunks
+
+
+def webp_file(chunks, riff_size_less=0):
+    """A WebP file of ``(FourCC, data)`` chunks (padded to even lengths), its RIFF size short of
+    the chunks' by `riff_size_less` bytes."""
+    body = b"WEBP" + b"".join(
+        kind + len(data).to_bytes(4, "little") + data + b"\0" * (len(data) % 2)
+        for kind, data in chunks)
+    return b"RIFF" + (len(body) - riff_size_less).to_bytes(4, "little") + body
+
+
+def test_exif_is_found_where_pil_finds_it():
+    """PIL reads a PNG's eXIf after the image data too (the last one when there are several),
+    drops ``Exif\\0\\0`` before PNG and WebP EXIF, reads a WebP's EXIF chunk only where the
+    VP8X flags announce it and inside the RIFF size, and a JPEG's in any segment before the
+    scan."""
+    pixels = (np.random.default_rng(7).random((6, 10, 3)) * 255).astype(np.uint8)
+    sideways, half_turn = little_endian_exif(6)[6:], little_endian_exif(3)[6:]
+    header, idat, end = png_chunks(encoded_file(pixels, "PNG"))
+    idats = [(b"IDAT", idat[1][i:i + 4]) for i in range(0, len(idat[1]), 4)]
+    assert len(idats) > 20
+    vp8x, image, exif = webp_chunks(encoded_file(pixels, "WEBP", lossless=True, exif=sideways))
+    assert exif == (b"EXIF", sideways) and vp8x[0] == b"VP8X" and vp8x[1][0] & 0x08
+    unflagged = (b"VP8X", bytes([vp8x[1][0] & ~0x08]) + vp8x[1][1:])
+    jpeg = encoded_file(pixels, "JPEG")
+    assert jpeg[20:22] == b"\xff\xdb"  # start of image, APP0 (JFIF), then the tables
+    comments = (b"\xff\xfe" + (7).to_bytes(2, "big") + b"notes") * 4
+    app1 = b"\xff\xe1" + (2 + len(little_endian_exif(6))).to_bytes(2, "big") + little_endian_exif(6)
+    prefixed, twice_prefixed = b"Exif\0\0" + sideways, b"Exif\0\0" * 2 + sideways
+    files = [
+        ("PNG eXIf after many IDAT chunks", 6,
+         png_file([header, *idats, (b"eXIf", sideways), end])),
+        ("PNG eXIf after Exif\\0\\0", 6, png_file([header, (b"eXIf", prefixed), idat, end])),
+        ("PNG two eXIf: the last", 3,
+         png_file([header, (b"eXIf", sideways), idat, (b"eXIf", half_turn), end])),
+        ("PNG eXIf after IEND", 1, png_file([header, idat, end, (b"eXIf", sideways)])),
+        ("WebP EXIF after Exif\\0\\0 twice", 6,
+         webp_file([vp8x, image, (b"EXIF", twice_prefixed)])),
+        ("WebP EXIF before the image", 6, webp_file([vp8x, exif, image])),
+        ("WebP two EXIF: the first", 6, webp_file([vp8x, image, exif, (b"EXIF", half_turn)])),
+        ("WebP EXIF the VP8X flags do not announce", 1, webp_file([unflagged, image, exif])),
+        ("WebP EXIF in a simple file", 1, webp_file([image, exif])),
+        ("WebP EXIF past the RIFF size", 1, webp_file([vp8x, image, exif], 8 + len(sideways))),
+        ("JPEG EXIF in the sixth segment", 6, jpeg[:20] + comments + app1 + jpeg[20:]),
+    ]
+    finders = {"PNG": export._png_exif, "WebP": export._webp_exif, "JPEG": export._jpeg_exif}
+    for name, orientation, encoded in files:
+        find = finders[name.split()[0]]
+        assert int(export._exif_orientation(tf.constant(encoded), find)) == orientation, name
         with Image.open(io.BytesIO(encoded)) as opened:
             expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
-        assert int(export._jpeg_orientation(tf.constant(encoded))) == orientation
         np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
-                                      expected)
-    assert int(export._jpeg_orientation(tf.constant(encoded_file(pixels, "JPEG")))) == 1
-    assert int(export._jpeg_orientation(tf.constant(b"\xff\xd8\xff\xe1\0"))) == 1  # cut short
+                                      expected, err_msg=name)
 
 
-def test_sideways_phone_photo_is_served_upright_as_inpaint_reads_it(model, exported, tmp_path):
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
+def test_broken_exif_is_read_as_pil_reads_it_or_as_no_orientation(model, exported):
+    """Where PIL reads a broken eXIf / EXIF chunk, the graph reads what PIL reads; where PIL
+    raises, the graph reads no orientation. EXIF cut short keeps its orientation where PIL keeps
+    it: when the orientation's directory entry is whole, and so are the values stored after the
+    directory for the entries before it (PIL stops at the first it cannot read)."""
+    pixels = (np.random.default_rng(8).random((6, 10, 3)) * 255).astype(np.uint8)
+    sideways = little_endian_exif(6)[6:]
+    header, idat, end = png_chunks(encoded_file(pixels, "PNG"))
+    vp8x, image, _ = webp_chunks(encoded_file(pixels, "WEBP", lossless=True, exif=sideways))
+    broken = [
+        ("garbage", b"garbage!" * 4, 1),
+        ("directory past the end", sideways[:4] + (2**32 - 16).to_bytes(4, "little"), 1),
+        ("64 entries said, 2 there", sideways[:8] + (64).to_bytes(2, "little") + sideways[10:], 6),
+    ]
+    camera_end = sideways.index(b"camera\0") + len(b"camera\0")  # the value of the entry before
+    alone = big_endian_exif(6)[6:]  # the orientation's entry alone, ending 22 bytes in
+    for order, data, whole in (("II", sideways, camera_end), ("MM", alone, 22)):
+        broken += [(f"{order} cut to {size} bytes", data[:size], 6 if size >= whole else 1)
+                   for size in range(len(data))]
+    for name, data, orientation in broken:
+        for kind, encoded, find in (
+                ("PNG", png_file([header, (b"eXIf", data), idat, end]), export._png_exif),
+                ("WebP", webp_file([vp8x, image, (b"EXIF", data)]), export._webp_exif)):
+            message = f"{kind} {name}"
+            assert int(export._exif_orientation(tf.constant(encoded), find)) == orientation, message
+            try:
+                with Image.open(io.BytesIO(encoded)) as opened:
+                    expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+            except (SyntaxError, struct.error):  # "not a TIFF file", "unpack requires a buffer"
+                expected = pixels
+                assert orientation == 1, message
+            np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
+                                          expected, err_msg=message)
+    jpeg_cut_short = tf.constant(b"\xff\xd8\xff\xe1\0")
+    assert int(export._exif_orientation(jpeg_cut_short, export._jpeg_exif)) == 1
+    # served by the graph as it is stored (PIL refuses the file: no byte order in its EXIF)
+    garbage = png_file([header, (b"eXIf", b"garbage!" * 4), idat, end])
+    mask = np.zeros((6, 10), np.uint8)
+    mask[1:4, 2:7] = 255
+    signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
+    served = signature(image_bytes=tf.constant(garbage), mask_bytes=tf.constant(png_bytes(mask)))
+    np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(),
+                                  inpaint(pixels, mask, model=model))
+
+
+@pytest.mark.parametrize("photo_kind, mask_orientation", [("JPEG", 1), ("PNG", 1), ("WEBP", 8)])
+def test_sideways_phone_photo_is_served_upright_as_inpaint_reads_it(
+        model, exported, tmp_path, photo_kind, mask_orientation):
+    """A photo stored sideways (EXIF orientation 6) with a mask drawn on it as shown: stored
+    upright, or itself stored sideways (orientation 8)."""
     stored = (np.random.default_rng(6).random((12, 10, 3)) * 255).astype(np.uint8)
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored 12 high, 10 wide; shown 10 high, 12 wide
-    (tmp_path / "photo.jpg").write_bytes(encoded_file(stored, "JPEG", exif=exif.tobytes()))
+    photo = tmp_path / f"photo.{photo_kind.lower()}"  # stored 12 high, 10 wide; shown 10 x 12
+    photo.write_bytes(encoded_file(stored, photo_kind, exif=little_endian_exif(6),
+                                   **ORIENTED_FILES[photo_kind][1]))
     mask = np.zeros((10, 12, 1), np.uint8)
     mask[2:6, 3:9] = 255  # drawn on the photo as shown
-    (tmp_path / "mask.png").write_bytes(encoded_file(mask, "PNG"))
+    # stored so that turning it by its orientation (8: a quarter turn to the left) gives `mask`
+    stored_mask = mask if mask_orientation == 1 else np.rot90(mask, -1)
+    mask_path = tmp_path / "mask.png"
+    mask_path.write_bytes(encoded_file(stored_mask, "PNG",
+                                       exif=little_endian_exif(mask_orientation)))
+    with Image.open(mask_path) as opened:
+        np.testing.assert_array_equal(np.asarray(ImageOps.exif_transpose(opened)), mask[..., 0])
     signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
-    served = signature(image_bytes=tf.constant((tmp_path / "photo.jpg").read_bytes()),
-                       mask_bytes=tf.constant((tmp_path / "mask.png").read_bytes()))
-    expected = inpaint(tmp_path / "photo.jpg", tmp_path / "mask.png", model=model)
+    served = signature(image_bytes=tf.constant(photo.read_bytes()),
+                       mask_bytes=tf.constant(mask_path.read_bytes()))
+    expected = inpaint(photo, mask_path, model=model)
     np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(), expected)
     with pytest.raises(tf.errors.InvalidArgumentError, match="needs at least one file"):
         signature(image_bytes=tf.constant([], tf.string), mask_bytes=tf.constant([], tf.string))
