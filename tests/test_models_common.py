@@ -100,6 +100,24 @@ def test_train_step_moves_every_weight(name, policy):
         keras.config.set_dtype_policy(previous)
 
 
+def test_compile_takes_keras_optimizer_arguments():
+    """``compile(optimizer=...)`` as for any Keras model, optimizer names, and a clear error
+    for one optimizer instance shared by both networks (a TypeError, an AttributeError at
+    compile and Keras' "Unknown variable" at the first step before)."""
+    model = tiny("latent_search")
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    assert isinstance(model.generator_optimizer, keras.optimizers.SGD)
+    assert isinstance(model.discriminator_optimizer, keras.optimizers.Adam)  # the paper's
+    model.compile(generator_optimizer="rmsprop", discriminator_optimizer="sgd")
+    assert isinstance(model.generator_optimizer, keras.optimizers.RMSprop)
+    assert isinstance(model.discriminator_optimizer, keras.optimizers.SGD)
+    shared = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two optimizer instances.*same Adam"):
+        model.compile(generator_optimizer=shared, discriminator_optimizer=shared)
+    with pytest.raises(ValueError, match="generator_optimizer or as optimizer, not both"):
+        model.compile(generator_optimizer="adam", optimizer="sgd")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_under_xla_moves_every_weight(name):
     """`fit` as Keras runs it on a GPU machine, where ``jit_compile="auto"`` means XLA."""

@@ -210,18 +210,41 @@ class InpaintingModel(keras.Model):
         """``{"generator": optimizer, "discriminator": optimizer or None}`` from the paper."""
         raise NotImplementedError(f"{type(self).__name__} must implement default_optimizers()")
 
-    def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
+    def compile(
+        self, generator_optimizer=None, discriminator_optimizer=None, optimizer=None, **kwargs
+    ):
         """Configure training; call inside the `tf.distribute` strategy scope if any.
 
         Args:
-            generator_optimizer: a `keras.optimizers.Optimizer`; the paper's by default.
-            discriminator_optimizer: likewise for the discriminator(s), if the model has one.
+            generator_optimizer: a `keras.optimizers.Optimizer` or an identifier such as
+                ``"adam"`` (`keras.optimizers.get`); the paper's by default.
+            discriminator_optimizer: likewise for the discriminator(s), if the model has one;
+                an instance of its own (an optimizer is built for one set of variables).
+            optimizer: Keras' name for the generator's optimizer, accepted as
+                `generator_optimizer` (``model.compile(optimizer=...)``); not both.
             **kwargs: passed to `keras.Model.compile` (e.g. ``jit_compile``,
                 ``steps_per_execution``).
         """
+        if optimizer is not None:
+            if generator_optimizer is not None:
+                raise ValueError(
+                    "pass the generator's optimizer as generator_optimizer or as optimizer, "
+                    f"not both; received {generator_optimizer!r} and {optimizer!r}"
+                )
+            generator_optimizer = optimizer
         defaults = self.default_optimizers()
-        generator_optimizer = generator_optimizer or defaults["generator"]
-        discriminator_optimizer = discriminator_optimizer or defaults.get("discriminator")
+        generator_optimizer = _get_optimizer(generator_optimizer) or defaults["generator"]
+        discriminator_optimizer = (
+            _get_optimizer(discriminator_optimizer) or defaults.get("discriminator")
+        )
+        if discriminator_optimizer is not None and _inner(discriminator_optimizer) is _inner(
+            generator_optimizer
+        ):
+            raise ValueError(
+                "generator_optimizer and discriminator_optimizer must be two optimizer "
+                "instances (each is built for its network's variables), received the same "
+                f"{type(generator_optimizer).__name__} for both"
+            )
         super().compile(optimizer=generator_optimizer, **kwargs)
         self.generator_optimizer = self.optimizer
         self.generator_optimizer.build(self.generator_variables)
@@ -351,6 +374,12 @@ class InpaintingModel(keras.Model):
     @property
     def metrics(self):
         return [*self.loss_trackers.values(), *self.evaluation_trackers.values()]
+
+
+def _get_optimizer(identifier):
+    """None, or the optimizer named by `identifier` (an instance, a name such as ``"adam"``
+    or a config dict; `keras.optimizers.get`)."""
+    return None if identifier is None else keras.optimizers.get(identifier)
 
 
 def _inner(optimizer):
