@@ -118,6 +118,30 @@ def test_compile_takes_keras_optimizer_arguments():
         model.compile(generator_optimizer="adam", optimizer="sgd")
 
 
+def unknown_shape_dataset(batch):
+    """`batch` as one element of a dataset whose tensors have unknown rank (what a
+    `tf.py_function` in a user's pipeline yields)."""
+    def load(_):
+        return [tf.py_function(lambda key=key: batch[key], [], tf.float32)
+                for key in ("image", "mask")]
+
+    return tf.data.Dataset.range(1).map(load).map(lambda i, m: {"image": i, "mask": m})
+
+
+def test_fit_and_evaluate_on_tensors_of_unknown_rank():
+    """Fit and evaluate on a `tf.py_function` pipeline ("Cannot iterate over a shape with
+    unknown rank" before); an image of the wrong shape still fails, naming its shape."""
+    model = tiny("latent_search")
+    model.compile()
+    batch = batch_for(model)
+    history = model.fit(unknown_shape_dataset(batch), verbose=0).history
+    assert all(np.isfinite(values[-1]) for values in history.values()), history
+    assert np.isfinite(model.evaluate(unknown_shape_dataset(batch), verbose=0)).all()
+    rgba = {"image": np.concatenate([batch["image"], batch["mask"]], -1), "mask": batch["mask"]}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2,32,32,4\].*\[\?,\?,\?,3\]"):
+        model.fit(unknown_shape_dataset(rgba), verbose=0)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_under_xla_moves_every_weight(name):
     """`fit` as Keras runs it on a GPU machine, where ``jit_compile="auto"`` means XLA."""

@@ -48,7 +48,8 @@ def split_inputs(inputs):
     """Return ``(image, mask)`` float32 tensors from an input dict, checking their shapes.
 
     Accepts the batch dict itself or a 1-tuple holding it (what `fit` passes when there is no
-    target). Raises ValueError naming what was received.
+    target). Raises ValueError naming what was received. Tensors of unknown rank (from a
+    `tf.py_function`) are taken as ``[B, H, W, C]``, checked at run time.
     """
     if isinstance(inputs, (tuple, list)) and len(inputs) >= 1 and isinstance(inputs[0], dict):
         inputs = inputs[0]
@@ -58,8 +59,8 @@ def split_inputs(inputs):
             'inputs must be a dict with keys "image" and "mask", received ' f"{received}"
         )
     _check_float_image(inputs["image"])
-    image = ops.cast(inputs["image"], "float32")
-    mask = ops.cast(inputs["mask"], "float32")
+    image = _with_rank_4(ops.cast(inputs["image"], "float32"), 3)
+    mask = _with_rank_4(ops.cast(inputs["mask"], "float32"), 1)
     image_shape, mask_shape = tuple(image.shape), tuple(mask.shape)
     if len(image_shape) != 4 or image_shape[-1] != 3:
         raise ValueError(f"image must have shape [B, H, W, 3], received shape {image_shape}")
@@ -75,6 +76,15 @@ def split_inputs(inputs):
                 f"{image_shape} and mask shape {mask_shape}"
             )
     return image, mask
+
+
+def _with_rank_4(tensor, channels):
+    """`tensor`, given the shape ``[None, None, None, channels]`` if its rank is unknown (a
+    `tf.py_function`'s output in a `tf.data` pipeline, say): checked when the step runs (an
+    InvalidArgumentError naming the shape received), known to the code traced after it."""
+    if isinstance(tensor, tf.Tensor) and tensor.shape.rank is None:
+        return tf.ensure_shape(tensor, [None, None, None, channels])
+    return tensor
 
 
 def _check_float_image(image):
