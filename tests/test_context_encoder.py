@@ -139,6 +139,25 @@ def test_fit_one_step_on_a_dataset_of_dicts():
     model_checks.fit_one_step(model, make_batch())
 
 
+def batches_of_unknown_size(*batches):
+    """A dataset of the dict `batches` whose height and width are unknown until run time (as
+    from a generator or a `tf.py_function` decoding photos)."""
+    spec = {key: tf.TensorSpec((None, None, None, channels), tf.float32)
+            for key, channels in (("image", 3), ("mask", 1))}
+    return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
+
+
+def test_fit_on_images_of_sizes_unknown_until_run_time():
+    """A TypeError in the channel-wise bottleneck before; the size is now checked when the
+    step runs."""
+    model = ContextEncoder(variant="center", **TINY)
+    model.compile()
+    history = model.fit(batches_of_unknown_size(make_batch()), verbose=0).history
+    model_checks.assert_finite_losses({key: values[-1] for key, values in history.items()})
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2,40,40,3\].*\[\?,32,32,3\]"):
+        model.fit(batches_of_unknown_size(make_batch(40, 40)), verbose=0)
+
+
 def test_invalid_arguments_raise():
     with pytest.raises(ValueError, match="variant"):
         ContextEncoder(variant="corner", **TINY)

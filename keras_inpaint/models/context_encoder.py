@@ -275,16 +275,21 @@ class ContextEncoder(InpaintingModel):
         small_image, small_mask = resize_to_network(image, mask, self.image_size)
         return resize_to_image(self._fill(small_image, small_mask, training), image)
 
-    def _training_hole(self, image, mask):
+    def _training_inputs(self, image, mask):
+        """``(image, hole)`` of a training batch: the image with its `image_size` made static
+        (sizes unknown until run time, as from a `tf.py_function`, are checked then) and the
+        hole the variant trains on."""
         size = tuple(image.shape[1:3])
         if None not in size and size != self.image_size:
             raise ValueError(
                 f"ContextEncoder trains on images of its image_size {self.image_size}, "
                 f"received image shape {tuple(image.shape)}"
             )
+        image = tf.ensure_shape(image, [None, *self.image_size, 3])
         if self.variant == "center":
-            return ops.broadcast_to(self.center_hole(), ops.shape(mask))
-        return mask
+            hole_shape = (ops.shape(image)[0], *self.image_size, 1)
+            return image, ops.broadcast_to(self.center_hole(), hole_shape)
+        return image, mask
 
     def _reconstruction_loss(self, image, fill, hole):
         """Eq. 1 with the overlap weighting (see the class docstring)."""
@@ -298,7 +303,7 @@ class ContextEncoder(InpaintingModel):
     def train_step(self, data):
         """One update of D then F on the same forward pass (Pathak et al. 2016, section 3)."""
         image, mask = split_inputs(data)
-        hole = self._training_hole(image, binarize_mask(mask))
+        image, hole = self._training_inputs(image, binarize_mask(mask))
         with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
             fill = self._fill(image, hole, training=True)
             completed = composite(image, hole, fill)
@@ -332,7 +337,7 @@ class ContextEncoder(InpaintingModel):
         # The centre variant trains on its own fixed hole, whatever the batch's masks.
         mask = binarize_mask(mask) if self.variant == "random_region" else ops.zeros_like(mask)
         small_image, small_mask = resize_to_network(image, mask, self.image_size)
-        hole = self._training_hole(small_image, small_mask)
+        small_image, hole = self._training_inputs(small_image, small_mask)
         return {
             "network_input": self._context(small_image, hole),
             "network_fill": self._fill(small_image, hole, training=False),
