@@ -142,6 +142,19 @@ def test_fit_and_evaluate_on_tensors_of_unknown_rank():
         model.fit(unknown_shape_dataset(rgba), verbose=0)
 
 
+def test_image_and_mask_sizes_unknown_until_run_time_are_compared_then():
+    """In a graph traced for any size, a mask of another size fails naming the mismatch
+    (before: "Incompatible shapes" from whichever operation first combined them)."""
+    model = tiny("gated_conv")
+    batch = batch_for(model)
+    spec = {key: tf.TensorSpec((None, None, None, channels), tf.float32)
+            for key, channels in (("image", 3), ("mask", 1))}
+    call = tf.function(model.__call__, input_signature=[spec])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="image and mask must have the same batch size, height and width"):
+        call({"image": batch["image"], "mask": batch["mask"][:, :16, :16]})
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_under_xla_moves_every_weight(name):
     """`fit` as Keras runs it on a GPU machine, where ``jit_compile="auto"`` means XLA."""

@@ -28,6 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_inpaint import metrics as inpaint_metrics
+from keras_inpaint.layers.shape_checks import check_same_dims
 
 HOLE_THRESHOLD = 0.5
 """Mask values above this are holes inside the models (masks are expected to be 0/1)."""
@@ -49,7 +50,8 @@ def split_inputs(inputs):
 
     Accepts the batch dict itself or a 1-tuple holding it (what `fit` passes when there is no
     target). Raises ValueError naming what was received. Tensors of unknown rank (from a
-    `tf.py_function`) are taken as ``[B, H, W, C]``, checked at run time.
+    `tf.py_function`) are taken as ``[B, H, W, C]``, and sizes unknown until run time are
+    compared then (an InvalidArgumentError with the same message).
     """
     if isinstance(inputs, (tuple, list)) and len(inputs) >= 1 and isinstance(inputs[0], dict):
         inputs = inputs[0]
@@ -75,6 +77,10 @@ def split_inputs(inputs):
                 f"image and mask must have the same {name}, received image shape "
                 f"{image_shape} and mask shape {mask_shape}"
             )
+    # Sizes unknown until run time (a generator's batches) are compared then.
+    mask = check_same_dims(
+        mask, image, 3, "image and mask must have the same batch size, height and width"
+    )
     return image, mask
 
 
