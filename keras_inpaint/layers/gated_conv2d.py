@@ -8,6 +8,7 @@ from keras_inpaint.layers.padding import MIRROR_PADDING_MODES
 from keras_inpaint.layers.padding import pad_like_same
 from keras_inpaint.layers.padding import padded_like_same_shape
 from keras_inpaint.layers.padding import standardize_padding
+from keras_inpaint.layers.shape_checks import check_known_channels
 from keras_inpaint.layers.weight_arguments import weight_arguments_config
 
 
@@ -115,11 +116,7 @@ class GatedConv2D(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        if input_shape[-1] is None:  # Conv2D would fail on a bare TypeError
-            raise ValueError(
-                "GatedConv2D needs a known number of input channels, "
-                f"received shape {tuple(input_shape)}"
-            )
+        check_known_channels(self, input_shape)
         self.conv.build((None, None, None, input_shape[-1]))
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_inpaint.layers.shape_checks import check_same_dims
+from keras_inpaint.layers.shape_checks import check_known_channels, check_same_dims
 
 FIXED_ARGUMENTS = ("activation", "data_format", "groups")
 """`keras.layers.Conv2D` arguments this layer sets itself (no activation: the output is the
@@ -117,11 +117,7 @@ class PartialConv2D(keras.layers.Conv2D):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        if input_shape[-1] is None:  # Conv2D would fail on a bare TypeError
-            raise ValueError(
-                "PartialConv2D needs a known number of input channels, "
-                f"received shape {tuple(input_shape)}"
-            )
+        check_known_channels(self, input_shape)
         super().build(input_shape)
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
 

@@ -1,6 +1,7 @@
 """Shape agreement between a layer's inputs, checked statically and, where sizes are unknown
 until run time, in the graph (`PartialConv2D`'s mask, `ContextualAttention`'s background and
-mask)."""
+mask), and the channel count a convolution's weights need.
+"""
 
 import keras
 import tensorflow as tf
@@ -30,3 +31,13 @@ def check_same_dims(tensor, reference, rank, message):
     )
     with tf.control_dependencies([check]):
         return tf.identity(tensor)
+
+
+def check_known_channels(layer, input_shape):
+    """Raise ValueError naming `input_shape` when its last (channel) dimension is unknown: a
+    convolution's kernel needs it, and `keras.layers.Conv2D.build` fails on a bare TypeError."""
+    if input_shape[-1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} needs a known number of input channels, "
+            f"received shape {tuple(input_shape)}"
+        )
