@@ -80,7 +80,7 @@ from keras_inpaint.inference import (
 )
 from keras_inpaint.masks import LUMA_WEIGHTS
 
-GRAPH_VERSION = 10
+GRAPH_VERSION = 11
 """What the exported graph does, for caches of exports (`keras_inpaint.zoo`'s): bumped when it
 changes. 2: photos more than `HIGH_RESOLUTION_FACTOR` times the model's size are filled in
 crops around their hole regions (1 ran the network on the whole photo). 3: a crop is scaled
@@ -159,8 +159,13 @@ _EXIF_HEADERS_DROPPED = 2
 _PNG_EXIF = b"eXIf"
 """The type of the PNG chunk that holds EXIF data (a TIFF header and directories)."""
 
-_EXIF_ORIENTATION_TAG, _EXIF_SHORT = 0x0112, 3
-"""EXIF's orientation tag, and the type of its value (a 16-bit unsigned SHORT)."""
+_EXIF_ORIENTATION_TAG = 0x0112
+"""EXIF's orientation tag."""
+
+_EXIF_ORIENTATION_TYPES = {3: 2, 4: 4, 8: 2, 9: 4}
+"""The TIFF field types PIL takes an orientation of, and the bytes of their value: SHORT (EXIF's
+type for it), LONG, SSHORT and SLONG. A negative signed value, read unsigned, is out of 1-8 as
+it is for PIL."""
 
 _TIFF_TYPE_BYTES = (0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 0)
 """Bytes of one value of each TIFF field type (BYTE = 1 ... LONG8 = 16) that PIL reads; 0 for
@@ -353,8 +358,9 @@ def _exif_orientation(encoded, find_exif):
     `_EXIF_HEADERS_DROPPED` `_EXIF_HEADER`s are dropped from the data's start; then come a TIFF
     header (byte order ``II`` or ``MM``, then the first image directory's offset) and that
     directory, whose entries (up to `_EXIF_ENTRIES_READ`, those that PIL reads: wholly inside the
-    data, and before any whose value runs past the data's end) are searched for tag 0x0112, a
-    SHORT (EXIF's type for it; PIL also takes a LONG, SSHORT or SLONG there). EXIF data that
+    data, and before any whose value runs past the data's end) are searched for tag 0x0112 of
+    which counts where it is of one of the `_EXIF_ORIENTATION_TYPES`; as for PIL, the first entry of
+    that tag PIL stores counts, and the first of its values. EXIF data that
     PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()`
     refuses the file) has no orientation here."""
     import tensorflow as tf
@@ -389,12 +395,25 @@ def _exif_orientation(encoded, find_exif):
     value_ends = tiff + _unsigned(entries[:, 8:12], little) + sizes
     stops = tf.reduce_all([elsewhere, within_size, value_ends > end], axis=0)
     read = tf.logical_and(read, tf.cumsum(tf.cast(stops, tf.int64), exclusive=True) == 0)
-    matches = tf.reduce_all([
-        read,
-        tf.equal(_unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG),
-        tf.equal(kinds, _EXIF_SHORT),
-    ], axis=0)
-    value = tf.reduce_max(tf.where(matches, _unsigned(entries[:, 8:10], little), 0))
+    # PIL keeps the first entry of each tag among those it stores: of a type it reads, with a
+    # value, not skipped and not cut short.
+    stored = tf.reduce_all([read, sizes > 0, tf.logical_not(stops),
+                            tf.logical_or(tf.logical_not(elsewhere), within_size)], axis=0)
+    candidates = tf.logical_and(
+        stored, tf.equal(_unsigned(entries[:, 0:2], little), _EXIF_ORIENTATION_TAG))
+    first = tf.reduce_min(tf.where(candidates, entry, _EXIF_ENTRIES_READ))
+    found = first < _EXIF_ENTRIES_READ
+    first = tf.minimum(first, _EXIF_ENTRIES_READ - 1)
+    kind = kinds[first]
+    value_at = tf.where(elsewhere[first], tiff + _unsigned(entries[first, 8:12], little),
+                        directory + 2 + 12 * first + 8)
+    four_bytes = tf.reduce_any(
+        [tf.equal(kind, code) for code, size in _EXIF_ORIENTATION_TYPES.items() if size == 4])
+    value = tf.where(four_bytes, _unsigned_at(padded, value_at, 4, little),
+                     _unsigned_at(padded, value_at, 2, little))
+    found = tf.logical_and(found, tf.reduce_any(
+        [tf.equal(kind, code) for code in _EXIF_ORIENTATION_TYPES]))
+    value = tf.where(found, value, 0)
     known = tf.logical_and(readable, tf.logical_and(value >= 1, value <= 8))
     return tf.cast(tf.where(known, value, 1), tf.int32)
 

@@ -11,6 +11,7 @@ import re
 import struct
 import subprocess
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -286,9 +287,57 @@ def test_empty_batch_or_image_is_refused_with_its_shape(exported):
 def big_endian_exif(orientation):
     """EXIF data (``Exif\\0\\0``, a TIFF header in ``MM`` byte order, one directory entry), written
     byte by byte."""
-    entry = (0x0112).to_bytes(2, "big") + (3).to_bytes(2, "big") + (1).to_bytes(4, "big")
-    entry += orientation.to_bytes(2, "big") + b"\0\0"
-    return b"Exif\0\0MM\0\x2a" + (8).to_bytes(4, "big") + (1).to_bytes(2, "big") + entry + b"\0" * 4
+    return big_endian_tiff_exif([(0x0112, 3, 1, orientation.to_bytes(2, "big"))])
+
+
+def big_endian_tiff_exif(entries, after=b""):
+    """EXIF data in ``MM`` byte order whose one directory holds `entries`, ``(tag, TIFF type,
+    count, value bytes or offset)``, followed by the bytes `after`."""
+    directory = b"".join(struct.pack(">HHI", tag, kind, count) + value.ljust(4, b"\0")
+                         for tag, kind, count, value in entries)
+    return (b"Exif\0\0MM\0\x2a" + struct.pack(">IH", 8, len(entries)) + directory
+            + b"\0" * 4 + after)
+
+
+def test_exif_orientation_of_every_type_pil_takes_is_read_as_pil_reads_it():
+    """PIL takes an orientation stored as a SHORT, LONG, SSHORT or SLONG (not a BYTE or an
+    UNDEFINED), the first of several values (also stored away from the entry), the first of two
+    entries (past one of a type it does not read or without values), and no orientation from a
+    negative or an out-of-range value: so does the graph."""
+    short, long_, sshort, slong = (lambda value: struct.pack(">H", value),
+                                   lambda value: struct.pack(">I", value),
+                                   lambda value: struct.pack(">h", value),
+                                   lambda value: struct.pack(">i", value))
+    cases = [
+        ("SHORT", [(0x0112, 3, 1, short(6))]),
+        ("LONG", [(0x0112, 4, 1, long_(6))]),
+        ("SSHORT", [(0x0112, 8, 1, sshort(8))]),
+        ("SLONG", [(0x0112, 9, 1, slong(5))]),
+        ("negative SSHORT", [(0x0112, 8, 1, sshort(-2))]),
+        ("negative SLONG", [(0x0112, 9, 1, slong(-65530))]),
+        ("LONG past 16 bits", [(0x0112, 4, 1, long_(65536 + 6))]),
+        ("BYTE", [(0x0112, 1, 1, b"\x06")]),
+        ("UNDEFINED", [(0x0112, 7, 1, b"\x06")]),
+        ("two SHORTs", [(0x0112, 3, 2, short(3) + short(6))]),
+        ("two entries: the first", [(0x0112, 3, 1, short(6)), (0x0112, 4, 1, long_(3))]),
+        ("a BYTE entry before a SHORT", [(0x0112, 1, 1, b"\x03"), (0x0112, 3, 1, short(6))]),
+        ("an unknown type before a SHORT", [(0x0112, 99, 1, b"\x03"), (0x0112, 3, 1, short(6))]),
+        ("no values before a SHORT", [(0x0112, 3, 0, b""), (0x0112, 3, 1, short(6))]),
+        ("three SHORTs, stored after the directory",
+         [(0x0112, 3, 3, long_(8 + 2 + 12 + 4))], short(5) + short(3) + short(3)),
+    ]
+    pixels = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
+    for name, *exif in cases:
+        encoded = encoded_file(pixels, "PNG", exif=big_endian_tiff_exif(*exif))
+        with warnings.catch_warnings(), Image.open(io.BytesIO(encoded)) as opened:
+            warnings.simplefilter("ignore")  # PIL warns of the two SHORTs
+            value = opened.getexif().get(0x0112)
+            upright = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+        expected = value if isinstance(value, int) and 1 <= value <= 8 else 1
+        assert int(export._exif_orientation(tf.constant(encoded), export._png_exif)) == expected, \
+            name
+        np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
+                                      upright, err_msg=name)
 
 
 def little_endian_exif(orientation):

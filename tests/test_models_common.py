@@ -118,6 +118,22 @@ def test_compile_takes_keras_optimizer_arguments():
         model.compile(generator_optimizer="adam", optimizer="sgd")
 
 
+
+def test_compile_builds_no_default_optimizer_it_is_given(monkeypatch):
+    """With both networks' optimizers passed, the paper's are not built (they were, and
+    dropped: two optimizers and their step counters made for nothing, under the strategy's
+    scope too). With one passed, only the other comes from `default_optimizers`."""
+    model = tiny("gated_conv")
+    built = []
+    defaults = model.default_optimizers
+    monkeypatch.setattr(model, "default_optimizers", lambda: built.append(1) or defaults())
+    model.compile(generator_optimizer="sgd", discriminator_optimizer="rmsprop")
+    assert not built
+    assert isinstance(model.discriminator_optimizer, keras.optimizers.RMSprop)
+    model.compile(generator_optimizer="sgd")
+    assert built and isinstance(model.discriminator_optimizer, keras.optimizers.Adam)
+
+
 def unknown_shape_dataset(batch):
     """`batch` as one element of a dataset whose tensors have unknown rank (what a
     `tf.py_function` in a user's pipeline yields)."""

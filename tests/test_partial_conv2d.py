@@ -202,7 +202,8 @@ def test_weights_are_named_like_conv2d():
     "x_shape, mask_shape, multi_channel, received",
     [
         ((2, 8, 8), (2, 8, 8, 1), False, "(2, 8, 8)"),
-        ((2, 8, 8, 3), (2, 8, 8), False, "(2, 8, 8)"),
+        ((2, 8, 8, 3), (2, 8), False, "(2, 8)"),
+        ((2, 8, 8, 3), (2, 8, 6), False, "(2, 8, 6)"),
         ((2, 8, 8, 3), (2, 8, 6, 1), False, "(2, 8, 6, 1)"),
         ((2, 8, 8, 3), (1, 8, 8, 1), False, "(1, 8, 8, 1)"),
         ((2, 8, 8, 3), (2, 8, 8, 3), False, "(2, 8, 8, 3)"),
@@ -276,3 +277,23 @@ def test_mask_passed_by_keyword_gives_no_keras_masking_warning():
     for keyword, positional in zip(by_keyword, layer(x, valid)):
         np.testing.assert_array_equal(keyword, positional)
     assert all(getattr(output, "_keras_mask", None) is None for output in by_keyword + symbolic)
+
+
+@pytest.mark.parametrize("multi_channel", [False, True])
+def test_keras_mask_from_masking_is_the_valid_mask_for_every_channel(multi_channel):
+    """`Masking(0.0)` before the layer marks the pixels whose channels are all 0 as holes: the
+    layer takes its `[B, H, W]` Keras mask (True = valid) as a mask given for every channel, in
+    eager calls and in a functional model (it had refused it for its rank)."""
+    x = RNG.random((2, 10, 10, 3), dtype=np.float32)
+    valid = _random_valid_mask((2, 10, 10, 1))
+    x = x * valid
+    channels = 3 if multi_channel else 1
+    layer = _layer(4, 3, multi_channel=multi_channel)
+    expected = layer(x, np.repeat(valid, channels, axis=-1))
+    eager = layer(keras.layers.Masking(0.0)(x))
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, layer(keras.layers.Masking(0.0)(inputs)))
+    for outputs in (eager, model(x)):
+        for output, reference in zip(outputs, expected):
+            np.testing.assert_allclose(output, reference, rtol=1e-6, atol=1e-6)
+    assert float(np.min(expected[1])) == 0.0  # the holes reached the output mask

@@ -53,7 +53,9 @@ class PartialConv2D(keras.layers.Conv2D):
     Call arguments:
         inputs: `x`, float tensor `[B, H, W, C_in]`, `C_in` known (H and W may be None).
         mask: optional `[B, H, W, 1]` (or `[B, H, W, C_in]` with `multi_channel=True`), 1 = valid;
-            float, int or bool (cast).
+            float, int or bool (cast). A `[B, H, W]` mask is taken for every channel: so is a
+            Keras mask that comes with `x` (`keras.layers.Masking(0.0)` before this layer makes
+            the pixels whose channels are all 0 holes).
 
     Returns:
         `(y, new_mask)`: `[B, H', W', filters]` and `[B, H', W', 1]` (`[B, H', W', filters]` with
@@ -132,22 +134,27 @@ class PartialConv2D(keras.layers.Conv2D):
             )
         if mask is None:
             return None
+        received = tuple(mask.shape)
+        if len(received) == 3:  # a Keras mask (`Masking`'s): True = valid, for every channel
+            mask = ops.expand_dims(mask, -1)
+            if self.multi_channel and x_shape[-1] is not None:
+                mask = ops.repeat(mask, x_shape[-1], axis=-1)
         mask_shape = tuple(mask.shape)
         if len(mask_shape) != 4:
             raise ValueError(
-                "mask must have rank 4 (batch, height, width, channels), "
-                f"received shape {mask_shape}"
+                "mask must have rank 4 (batch, height, width, channels) or 3 (a Keras mask: "
+                f"batch, height, width), received shape {received}"
             )
         message = (
             f"mask must have the batch, height and width of x {x_shape}, "
-            f"received shape {mask_shape}"
+            f"received shape {received}"
         )
         mask = check_same_dims(mask, x, 3, message)
         channels = x_shape[-1] if self.multi_channel else 1
         if mask_shape[-1] is not None and channels is not None and mask_shape[-1] != channels:
             raise ValueError(
                 f"mask must have {channels} channel{'s' if channels != 1 else ''}, "
-                f"received shape {mask_shape} (multi_channel={self.multi_channel})"
+                f"received shape {received} (multi_channel={self.multi_channel})"
             )
         return mask
 

@@ -248,11 +248,12 @@ class InpaintingModel(keras.Model):
                     f"not both; received {generator_optimizer!r} and {optimizer!r}"
                 )
             generator_optimizer = optimizer
-        defaults = self.default_optimizers()
-        generator_optimizer = _get_optimizer(generator_optimizer) or defaults["generator"]
-        discriminator_optimizer = (
-            _get_optimizer(discriminator_optimizer) or defaults.get("discriminator")
-        )
+        generator_optimizer = _get_optimizer(generator_optimizer)
+        discriminator_optimizer = _get_optimizer(discriminator_optimizer)
+        if generator_optimizer is None or discriminator_optimizer is None:
+            defaults = self.default_optimizers()  # only the paper's optimizers not passed
+            generator_optimizer = generator_optimizer or defaults["generator"]
+            discriminator_optimizer = discriminator_optimizer or defaults.get("discriminator")
         if discriminator_optimizer is not None and _inner(discriminator_optimizer) is _inner(
             generator_optimizer
         ):
