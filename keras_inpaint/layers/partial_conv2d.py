@@ -60,7 +60,9 @@ class PartialConv2D(keras.layers.Conv2D):
     Returns:
         `(y, new_mask)`: `[B, H', W', filters]` and `[B, H', W', 1]` (`[B, H', W', filters]` with
         `multi_channel=True`), both in the compute dtype; `H' = ceil(H / stride)` for "same",
-        `floor((H - (kh - 1) * dilation - 1) / stride) + 1` for "valid".
+        `floor((H - (kh - 1) * dilation - 1) / stride) + 1` for "valid". Two outputs (and a
+        mask input) are more than `keras.layers.TimeDistributed` handles: for frames `[B, T, H,
+        W, C]`, reshape them and their masks to `[B * T, H, W, C]` around the layer.
 
     Example:
     >>> x = np.random.rand(2, 32, 32, 3).astype("float32")
