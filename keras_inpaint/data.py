@@ -47,11 +47,12 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps
+from PIL import Image
 
 from keras_inpaint import masks as masks_lib
 from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.masks import load_mask
+from keras_inpaint.orientation import upright
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -615,7 +616,7 @@ def _read_rgb(path, size=None, max_zoom=1.0):
             if size is not None:
                 image.draft(image.mode, _draft_size(image.size, size, max_zoom))
             image.load()
-            image = ImageOps.exif_transpose(image)
+            image = upright(image, f"image file {path!r}")
             return _to_rgb(image)
     except Exception as error:  # noqa: BLE001 (PIL raises many types on corrupt files)
         raise ValueError(f"cannot read image file {path!r}: {error}") from error

@@ -20,8 +20,8 @@ Serving polls: ``--model_base_path=directory``) with two signatures:
   ``EXIF`` chunk), as PIL's ``ImageOps.exif_transpose`` turns it (phones store most photos
   sideways with such a tag). PIL also takes an orientation from XMP metadata when the EXIF data
   has none, and a PNG's EXIF from a "Raw profile type exif" text chunk (ImageMagick's); the
-  graph reads neither, and it reads EXIF data that PIL cannot parse (whose file `inpaint()`
-  refuses) as no orientation. An empty batch is refused. A string that does not start like
+  graph reads neither. EXIF data that PIL cannot parse is no orientation, as for `inpaint()`
+  (which warns). An empty batch is refused. A string that does not start like
   one of these formats is refused with its input and index in the batch and its first bytes
   (``image_bytes[2] is not a PNG, JPEG, GIF, BMP or WebP file ...``; base64 text, the usual
   mistake, starts ``iVBORw0KGgo`` or ``/9j/``). A file cut short (a PNG without its IEND
@@ -361,8 +361,8 @@ def _exif_orientation(encoded, find_exif):
     data, and before any whose value runs past the data's end) are searched for tag 0x0112 of
     which counts where it is of one of the `_EXIF_ORIENTATION_TYPES`; as for PIL, the first entry of
     that tag PIL stores counts, and the first of its values. EXIF data that
-    PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()`
-    refuses the file) has no orientation here."""
+    PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()` warns
+    and reads the file as stored, `keras_inpaint.orientation`) has no orientation here."""
     import tensorflow as tf
 
     padded = tf.strings.join([encoded, b"\0" * _EXIF_PADDING_BYTES])
@@ -404,8 +404,9 @@ def _exif_orientation(encoded, find_exif):
     first = tf.reduce_min(tf.where(candidates, entry, _EXIF_ENTRIES_READ))
     found = first < _EXIF_ENTRIES_READ
     first = tf.minimum(first, _EXIF_ENTRIES_READ - 1)
-    kind = kinds[first]
-    value_at = tf.where(elsewhere[first], tiff + _unsigned(entries[first, 8:12], little),
+    kind = tf.gather(kinds, first)
+    value_at = tf.where(tf.gather(elsewhere, first),
+                        tiff + _unsigned(tf.gather(entries, first)[8:12], little),
                         directory + 2 + 12 * first + 8)
     four_bytes = tf.reduce_any(
         [tf.equal(kind, code) for code, size in _EXIF_ORIENTATION_TYPES.items() if size == 4])

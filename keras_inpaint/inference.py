@@ -76,10 +76,11 @@ import weakref
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.masks import LUMA_WEIGHTS
+from keras_inpaint.orientation import upright
 from keras_inpaint.postprocess import get_postprocessor
 
 DEFAULT_BATCH_SIZE = 8
@@ -323,7 +324,7 @@ def _open(path, role):
     try:
         with Image.open(path) as opened:
             opened.load()
-            return ImageOps.exif_transpose(opened)
+            return upright(opened, f"{role} file {path!r}")
     except Exception as error:  # noqa: BLE001 (PIL raises many types on corrupt files)
         raise ValueError(f"cannot read {role} file {path!r}: {error}") from error
 

@@ -327,6 +327,7 @@ def test_exif_orientation_of_every_type_pil_takes_is_read_as_pil_reads_it():
          [(0x0112, 3, 3, long_(8 + 2 + 12 + 4))], short(5) + short(3) + short(3)),
     ]
     pixels = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
+    graph = tf.function(export._exif_orientation, reduce_retracing=True)
     for name, *exif in cases:
         encoded = encoded_file(pixels, "PNG", exif=big_endian_tiff_exif(*exif))
         with warnings.catch_warnings(), Image.open(io.BytesIO(encoded)) as opened:
@@ -334,8 +335,8 @@ def test_exif_orientation_of_every_type_pil_takes_is_read_as_pil_reads_it():
             value = opened.getexif().get(0x0112)
             upright = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
         expected = value if isinstance(value, int) and 1 <= value <= 8 else 1
-        assert int(export._exif_orientation(tf.constant(encoded), export._png_exif)) == expected, \
-            name
+        for read in (export._exif_orientation, graph):  # eager, and traced as it is served
+            assert int(read(tf.constant(encoded), export._png_exif)) == expected, name
         np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
                                       upright, err_msg=name)
 
@@ -471,9 +472,9 @@ def test_exif_is_found_where_pil_finds_it():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
-def test_broken_exif_is_read_as_pil_reads_it_or_as_no_orientation(model, exported):
+def test_broken_exif_is_read_as_pil_reads_it_or_as_no_orientation(model, exported, tmp_path):
     """Where PIL reads a broken eXIf / EXIF chunk, the graph reads what PIL reads; where PIL
-    raises, the graph reads no orientation. EXIF cut short keeps its orientation where PIL keeps
+    raises, the graph reads no orientation, as `inpaint()` does. EXIF cut short keeps its orientation where PIL keeps
     it: when the orientation's directory entry is whole, and so are the values stored after the
     directory for the entries before it (PIL stops at the first it cannot read)."""
     pixels = (np.random.default_rng(8).random((6, 10, 3)) * 255).astype(np.uint8)
@@ -506,14 +507,18 @@ def test_broken_exif_is_read_as_pil_reads_it_or_as_no_orientation(model, exporte
                                           expected, err_msg=message)
     jpeg_cut_short = tf.constant(b"\xff\xd8\xff\xe1\0")
     assert int(export._exif_orientation(jpeg_cut_short, export._jpeg_exif)) == 1
-    # served by the graph as it is stored (PIL refuses the file: no byte order in its EXIF)
+    # served as it is stored, as `inpaint()` reads it (PIL finds no byte order in its EXIF)
     garbage = png_file([header, (b"eXIf", b"garbage!" * 4), idat, end])
     mask = np.zeros((6, 10), np.uint8)
     mask[1:4, 2:7] = 255
     signature = tf.saved_model.load(str(exported)).signatures["inpaint_bytes"]
     served = signature(image_bytes=tf.constant(garbage), mask_bytes=tf.constant(png_bytes(mask)))
-    np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(),
-                                  inpaint(pixels, mask, model=model))
+    photo = tmp_path / "garbage_exif.png"
+    photo.write_bytes(garbage)
+    with pytest.warns(UserWarning, match="EXIF data cannot be read"):
+        expected = inpaint(photo, mask, model=model)
+    np.testing.assert_array_equal(tf.io.decode_png(served["inpainted_bytes"]).numpy(), expected)
+    np.testing.assert_array_equal(expected, inpaint(pixels, mask, model=model))
 
 
 @pytest.mark.parametrize("photo_kind, mask_orientation", [("JPEG", 1), ("PNG", 1), ("WEBP", 8)])

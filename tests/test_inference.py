@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_inpaint import cli, inference, postprocess, zoo
+from keras_inpaint import cli, data, inference, postprocess, zoo
 from keras_inpaint.inference import inpaint, side_by_side
 from test_training import subprocess_env
 from toy_model import ToyInpainter
@@ -108,6 +108,28 @@ def test_pil_and_path_inputs(tmp_path):
     np.testing.assert_array_equal(np.asarray(from_pil), from_path)
     np.testing.assert_array_equal(from_path[~hole], image[~hole])
     assert (from_path[hole] == FILL_LEVEL).all()
+
+
+def test_photo_whose_exif_pil_cannot_parse_is_used_as_stored_with_a_warning(tmp_path):
+    """EXIF data that PIL cannot parse says nothing of the pixels: `inpaint()` and `load_image`
+    read the photo as stored and warn naming the file (they refused it: "cannot read image
+    file ...: not a TIFF file"), as the served graph reads it; a readable orientation still
+    turns the photo."""
+    image, hole = photo(), box_mask()
+    broken, sideways = tmp_path / "broken.png", tmp_path / "sideways.png"
+    Image.fromarray(image).save(broken, exif=b"garbage!" * 4)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    Image.fromarray(image).save(sideways, exif=exif)
+    with pytest.warns(UserWarning, match=r"broken\.png'.*EXIF data cannot be read.*as stored"):
+        filled = inpaint(broken, hole, model=ConstantFill())
+    np.testing.assert_array_equal(filled, inpaint(image, hole, model=ConstantFill()))
+    with pytest.warns(UserWarning, match=r"broken\.png'.*EXIF data cannot be read"):
+        np.testing.assert_array_equal(data.load_image(broken), image / np.float32(255))
+    turned = np.rot90(image, -1)
+    np.testing.assert_array_equal(data.load_image(sideways), turned / np.float32(255))
+    np.testing.assert_array_equal(inpaint(sideways, np.rot90(hole, -1), model=ConstantFill()),
+                                  inpaint(turned, np.rot90(hole, -1), model=ConstantFill()))
 
 
 def mask_variants(hole):
