@@ -114,12 +114,13 @@ def untrained_overrides(name, quick):
     return {"image_size": FALLBACK_TRAINING_SIZE, "width": width // UNTRAINED_WIDTH_DIVISOR}
 
 
-def load_subject(name, quick):
-    """The published model `name` (never with `quick`), else its untrained stand-in."""
+def load_subject(name, quick, **overrides):
+    """The published model `name` (never with `quick`), else its untrained stand-in; with
+    constructor `overrides` that keep the architecture (e.g. ``dtype``)."""
     if zoo.has_weights(name) and not quick:
         size, batch = training_settings(zoo.read_metadata(zoo.get_entry(name).preset_dir))
-        return Subject(name, zoo.load(name), size, batch, trained=True)
-    model = zoo.load(name, weights=None, **untrained_overrides(name, quick))
+        return Subject(name, zoo.load(name, **overrides), size, batch, trained=True)
+    model = zoo.load(name, weights=None, **untrained_overrides(name, quick), **overrides)
     return Subject(
         f"{name} (untrained, width {model.width})",
         model,

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common, eager_vs_graph, flops, zoo_speed
+from benchmarks import common, eager_vs_graph, flops, precision_speed, zoo_speed
 from benchmarks.flops import attention_multiply_adds, count_multiply_adds
 from keras_inpaint import zoo
 from keras_inpaint.layers import ChannelwiseDense, ContextualAttention, GatedConv2D, PartialConv2D
@@ -41,6 +41,7 @@ SCRIPTS = {
     "served_speed": ("gated_conv (untrained, width 4)", "128x96, 4 scattered holes"),
     "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
     "resize_speed": ("64x48", "op, graph", "matrices, xla"),
+    "precision_speed": ("gated_conv (untrained, width 4)", "| mixed_bfloat16 |", "fill difference"),
 }
 
 
@@ -306,3 +307,14 @@ def test_zoo_speed_reports_a_failing_image_size_in_its_cells():
     cells = zoo_speed.inference_cells(model, ((8, 8), (16, 16)), arguments)
     assert float(cells[0]) >= 0 and float(cells[1]) >= 0
     assert cells[2:] == ["failed: MemoryError (out of memory)", "-"]
+
+
+def test_precision_fill_difference_is_in_eight_bit_levels_inside_the_hole():
+    reference = np.zeros((1, 4, 4, 3), np.float32)
+    outputs = reference.copy()
+    outputs[0, 0, 0, 0] = 1.0  # outside the hole: not counted
+    outputs[0, 1, 1, 2] = 2.0 / 255.0
+    hole = np.zeros((1, 4, 4, 1), np.float32)
+    hole[0, 1:3, 1:3] = 1.0
+    largest, mean = precision_speed.fill_difference(outputs, reference, hole)
+    assert largest == pytest.approx(2.0) and mean == pytest.approx(2.0 / 12)
