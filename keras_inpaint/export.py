@@ -358,10 +358,10 @@ def _exif_orientation(encoded, find_exif):
     `_EXIF_HEADERS_DROPPED` `_EXIF_HEADER`s are dropped from the data's start; then come a TIFF
     header (byte order ``II`` or ``MM``, then the first image directory's offset) and that
     directory, whose entries (up to `_EXIF_ENTRIES_READ`, those that PIL reads: wholly inside the
-    data, and before any whose value runs past the data's end) are searched for tag 0x0112 of
-    which counts where it is of one of the `_EXIF_ORIENTATION_TYPES`; as for PIL, the first entry of
-    that tag PIL stores counts, and the first of its values. EXIF data that
-    PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()` warns
+    data, and before any whose value runs past the data's end) are searched for tag 0x0112. As
+    for PIL, the first entry of that tag that PIL stores counts, its first value the
+    orientation where its type is one of the `_EXIF_ORIENTATION_TYPES` (none where it is not,
+    a BYTE say). EXIF data that PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()` warns
     and reads the file as stored, `keras_inpaint.orientation`) has no orientation here."""
     import tensorflow as tf
 
