@@ -361,8 +361,9 @@ def _exif_orientation(encoded, find_exif):
     data, and before any whose value runs past the data's end) are searched for tag 0x0112. As
     for PIL, the first entry of that tag that PIL stores counts, its first value the
     orientation where its type is one of the `_EXIF_ORIENTATION_TYPES` (none where it is not,
-    a BYTE say). EXIF data that PIL cannot parse (a header cut short or of no byte order; PIL raises, and `inpaint()` warns
-    and reads the file as stored, `keras_inpaint.orientation`) has no orientation here."""
+    a BYTE say). EXIF data that PIL cannot parse (a header cut short or of no byte order; PIL
+    raises, and `inpaint()` warns and reads the file as stored, `keras_inpaint.orientation`)
+    has no orientation here."""
     import tensorflow as tf
 
     padded = tf.strings.join([encoded, b"\0" * _EXIF_PADDING_BYTES])
