@@ -474,9 +474,10 @@ def test_exif_is_found_where_pil_finds_it():
 @pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 def test_broken_exif_is_read_as_pil_reads_it_or_as_no_orientation(model, exported, tmp_path):
     """Where PIL reads a broken eXIf / EXIF chunk, the graph reads what PIL reads; where PIL
-    raises, the graph reads no orientation, as `inpaint()` does. EXIF cut short keeps its orientation where PIL keeps
-    it: when the orientation's directory entry is whole, and so are the values stored after the
-    directory for the entries before it (PIL stops at the first it cannot read)."""
+    raises, the graph reads no orientation, as `inpaint()` does. EXIF cut short keeps its
+    orientation where PIL keeps it: when the orientation's directory entry is whole, and so are
+    the values stored after the directory for the entries before it (PIL stops at the first it
+    cannot read)."""
     pixels = (np.random.default_rng(8).random((6, 10, 3)) * 255).astype(np.uint8)
     sideways = little_endian_exif(6)[6:]
     header, idat, end = png_chunks(encoded_file(pixels, "PNG"))
