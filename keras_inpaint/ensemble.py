@@ -10,7 +10,7 @@ Networks for Single Image Super-Resolution", section 4.3, which also uses rotati
 term is a composited fill (known pixels from the input), so their mean is one too; its hole
 pixels average over |F| fills whose errors are partly independent, which lowers the pixel
 error at |F| times the cost. Measured on the 1,200 Kodak24 pairs at 128x128 with 4 flips: the
-zoo's `gated_conv` 27.49 -> 27.63 dB PSNR and 2.040 -> 1.998 % masked L1, `partial_conv` (its
+zoo's `gated_conv` 27.57 -> 27.70 dB PSNR and 2.015 -> 1.976 % masked L1, `partial_conv` (its
 float16 weights) 27.80 -> 27.95 dB and 1.922 -> 1.880 % (the README's *With a flip ensemble*
 has the command and bins).
 
