@@ -291,3 +291,33 @@ def test_exported_saved_model_serves_like_the_keras_model(name, tmp_path):
     if name != "latent_search":  # the search draws new random codes on every call
         difference = np.abs(output.astype(int) - keras_reference(model, image, mask).astype(int))
         assert difference.max() <= 1
+
+
+@pytest.mark.parametrize("name", ["global_local", "latent_search", "contextual_attention"])
+def test_saved_files_keep_the_random_streams(name, tmp_path, monkeypatch):
+    """A `.keras` or `.weights.h5` file keeps the state of the models' random streams (crop
+    positions, gradient-penalty mixes, latent codes): the reloaded model draws what the saved
+    one would next (Keras saved none: it drew from step 0 again). A file written without them
+    still loads, leaving the streams where they are."""
+    model = tiny(name, seed=3)
+    for generator in model._seed_generators:
+        for _ in range(5):
+            generator.next()
+    model.save(tmp_path / "model.keras")
+    model.save_weights(tmp_path / "model.weights.h5")
+    expected = [keras.random.uniform((4,), seed=g) for g in model._seed_generators]
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    into = tiny(name, seed=3)
+    into.load_weights(tmp_path / "model.weights.h5")
+    for reloaded in (loaded, into):
+        assert len(reloaded._seed_generators) == len(expected) >= 1
+        for generator, draw in zip(reloaded._seed_generators, expected):
+            np.testing.assert_array_equal(keras.random.uniform((4,), seed=generator), draw)
+    base = keras.Model
+    monkeypatch.setattr(type(model), "save_own_variables", base.save_own_variables)
+    model.save_weights(tmp_path / "without_streams.weights.h5")
+    monkeypatch.undo()
+    fresh = tiny(name, seed=3)
+    fresh.load_weights(tmp_path / "without_streams.weights.h5")
+    for generator in fresh._seed_generators:
+        assert int(np.asarray(generator.state)[1]) == 0  # its seed's start, untouched

@@ -18,7 +18,7 @@ writes its networks and a `train_step` that reads like the paper's algorithm:
   masked L1, PSNR and SSIM of the composited output;
 - a non-trainable ``train_steps`` counter, for schedules such as GLCIC's three phases;
 - sub-networks are built in ``__init__`` (under the model's dtype policy), so ``.keras`` and
-  ``.weights.h5`` files reload faithfully with no build step.
+  ``.weights.h5`` files reload faithfully with no build step, random streams included.
 """
 
 import contextlib
@@ -32,6 +32,9 @@ from keras_inpaint.layers.shape_checks import check_same_dims
 
 HOLE_THRESHOLD = 0.5
 """Mask values above this are holes inside the models (masks are expected to be 0/1)."""
+
+SEED_STATE_KEY = "seed_generator_"
+"""Key prefix of the random streams' states among a model's own variables in a saved file."""
 
 
 @contextlib.contextmanager
@@ -287,6 +290,25 @@ class InpaintingModel(keras.Model):
                 for name, value in config.items()
             }
         )
+
+    def save_own_variables(self, store):
+        """Keras' (the model's own variables, such as ``train_steps``), then the state of each
+        of the model's `keras.random.SeedGenerator`s (the random streams of its training step
+        or search), which Keras does not save: a reloaded ``.keras`` or ``.weights.h5`` file
+        draws on where the saved model stood."""
+        super().save_own_variables(store)
+        for index, generator in enumerate(self._seed_generators):
+            store[f"{SEED_STATE_KEY}{index}"] = generator.state
+
+    def load_own_variables(self, store):
+        """Keras', then the random streams saved by `save_own_variables`; a file written
+        without them (before they were saved) leaves the streams where they are."""
+        seeds = [key for key in store.keys() if key.startswith(SEED_STATE_KEY)]
+        super().load_own_variables(
+            {key: store[key] for key in store.keys() if key not in seeds})
+        for index, generator in enumerate(self._seed_generators):
+            if f"{SEED_STATE_KEY}{index}" in seeds:
+                generator.state.assign(store[f"{SEED_STATE_KEY}{index}"])
 
     def _with_loss_scale(self, optimizer):
         if self.dtype_policy.name == "mixed_float16" and not isinstance(
