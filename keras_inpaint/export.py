@@ -102,7 +102,10 @@ instead of TensorFlow's `ScaleAndTranslate` op; their outputs agree to about 1e-
 JPEG photos and masks upright by their EXIF orientation, as `inpaint()` does (8 ignored it), and
 refuses an empty batch. 10: `inpaint_bytes` turns PNG and WebP photos and masks upright by the
 orientation in their EXIF chunk too (9 ignored it), and finds a JPEG's EXIF segment among all
-the segments before its first scan, as PIL does (9 looked at the first four only)."""
+the segments before its first scan, as PIL does (9 looked at the first four only). 11: the
+orientation is also read where it is stored as an SBYTE, LONG, SSHORT, SLONG or IFD value,
+or after the directory, and from the first entry PIL keeps (10 read SHORTs only, the largest
+of several)."""
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "inpaint_bytes"
@@ -162,10 +165,12 @@ _PNG_EXIF = b"eXIf"
 _EXIF_ORIENTATION_TAG = 0x0112
 """EXIF's orientation tag."""
 
-_EXIF_ORIENTATION_TYPES = {3: 2, 4: 4, 8: 2, 9: 4}
-"""The TIFF field types PIL takes an orientation of, and the bytes of their value: SHORT (EXIF's
-type for it), LONG, SSHORT and SLONG. A negative signed value, read unsigned, is out of 1-8 as
-it is for PIL."""
+_EXIF_ORIENTATION_TYPES = {3: 2, 4: 4, 6: 1, 8: 2, 9: 4, 13: 4}
+"""The integer TIFF field types the graph reads an orientation of, and the bytes of their
+value: SHORT (EXIF's type for it), LONG, SBYTE, SSHORT, SLONG and IFD. A negative signed value,
+read unsigned, is out of 1-8, as it is for PIL. PIL also turns a picture whose orientation is a
+RATIONAL, SRATIONAL, FLOAT, DOUBLE or LONG8 equal to 2-8, which no camera writes: the graph
+reads those as no orientation."""
 
 _TIFF_TYPE_BYTES = (0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 0)
 """Bytes of one value of each TIFF field type (BYTE = 1 ... LONG8 = 16) that PIL reads; 0 for
@@ -361,7 +366,9 @@ def _exif_orientation(encoded, find_exif):
     data, and before any whose value runs past the data's end) are searched for tag 0x0112. As
     for PIL, the first entry of that tag that PIL stores counts, its first value the
     orientation where its type is one of the `_EXIF_ORIENTATION_TYPES` (none where it is not,
-    a BYTE say). EXIF data that PIL cannot parse (a header cut short or of no byte order; PIL
+    a BYTE say). Not reproduced (crafted files only): PIL also skips a repeated tag before
+    counting its size or reading its value, which the graph counts and reads. EXIF data that
+    PIL cannot parse (a header cut short or of no byte order; PIL
     raises, and `inpaint()` warns and reads the file as stored, `keras_inpaint.orientation`)
     has no orientation here."""
     import tensorflow as tf
@@ -409,13 +416,11 @@ def _exif_orientation(encoded, find_exif):
     value_at = tf.where(tf.gather(elsewhere, first),
                         tiff + _unsigned(tf.gather(entries, first)[8:12], little),
                         directory + 2 + 12 * first + 8)
-    four_bytes = tf.reduce_any(
-        [tf.equal(kind, code) for code, size in _EXIF_ORIENTATION_TYPES.items() if size == 4])
-    value = tf.where(four_bytes, _unsigned_at(padded, value_at, 4, little),
-                     _unsigned_at(padded, value_at, 2, little))
-    found = tf.logical_and(found, tf.reduce_any(
-        [tf.equal(kind, code) for code in _EXIF_ORIENTATION_TYPES]))
-    value = tf.where(found, value, 0)
+    raw = tf.reshape(tf.io.decode_raw(_bytes_at(padded, value_at, 4), tf.uint8), [4])
+    value = tf.constant(0, tf.int64)
+    for code, size in _EXIF_ORIENTATION_TYPES.items():
+        value = tf.where(tf.equal(kind, code), _unsigned(raw[:size], little), value)
+    value = tf.where(found, value, 0)  # 0 too for a type not in the table
     known = tf.logical_and(readable, tf.logical_and(value >= 1, value <= 8))
     return tf.cast(tf.where(known, value, 1), tf.int32)
 

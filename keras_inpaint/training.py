@@ -475,12 +475,14 @@ def _mixed_precision_policy(mixed_precision):
             f"mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
             f"received {mixed_precision!r}"
         )
-    if mixed_precision == "float16" and not tf.config.list_logical_devices("GPU"):
+    # Physical devices: listing logical ones would start the runtime before a multi-worker
+    # strategy can configure its collectives.
+    if mixed_precision == "float16" and not tf.config.list_physical_devices("GPU"):
         warnings.warn(
             "mixed_precision='float16' without a GPU: CPUs train in float16 far slower than in "
-            "float32 (about 100x for partial_conv and context_encoder here, "
-            "benchmarks/precision_speed.py); on a CPU use 'bfloat16' (1.3-1.6x faster than "
-            "float32 on CPUs with AVX512-BF16 / AMX) or no mixed precision", stacklevel=3)
+            "float32 (about 90x for partial_conv and context_encoder on the CPU of the README's "
+            "benchmarks); on a CPU with AVX512-BF16 / AMX, 'bfloat16' trains 1.3-1.6x faster "
+            "than float32 there; otherwise use no mixed precision", stacklevel=3)
     return MIXED_PRECISION_POLICIES[mixed_precision]
 
 

@@ -299,20 +299,26 @@ def big_endian_tiff_exif(entries, after=b""):
             + b"\0" * 4 + after)
 
 
-def test_exif_orientation_of_every_type_pil_takes_is_read_as_pil_reads_it():
-    """PIL takes an orientation stored as a SHORT, LONG, SSHORT or SLONG (not a BYTE or an
-    UNDEFINED), the first of several values (also stored away from the entry), the first of two
-    entries (past one of a type it does not read or without values), and no orientation from a
-    negative or an out-of-range value: so does the graph."""
+def test_exif_orientation_of_every_integer_type_is_read_as_pil_reads_it():
+    """PIL takes an orientation stored as a SHORT, LONG, SBYTE, SSHORT, SLONG or IFD (not a BYTE
+    or an UNDEFINED), the first of several values (also stored away from the entry), the first
+    of two entries (past one of a type it does not read or without values), and no orientation
+    from a negative or an out-of-range value: so does the graph. PIL also turns a picture whose
+    orientation is a RATIONAL, SRATIONAL, FLOAT, DOUBLE or LONG8 equal to 2-8; the graph reads
+    no orientation there (documented in `export._EXIF_ORIENTATION_TYPES`)."""
     short, long_, sshort, slong = (lambda value: struct.pack(">H", value),
                                    lambda value: struct.pack(">I", value),
                                    lambda value: struct.pack(">h", value),
                                    lambda value: struct.pack(">i", value))
-    cases = [
+    after = 8 + 2 + 12 + 4  # where a lone entry's value stored after the directory starts
+    read = [
         ("SHORT", [(0x0112, 3, 1, short(6))]),
         ("LONG", [(0x0112, 4, 1, long_(6))]),
+        ("SBYTE", [(0x0112, 6, 1, b"\x07")]),
         ("SSHORT", [(0x0112, 8, 1, sshort(8))]),
         ("SLONG", [(0x0112, 9, 1, slong(5))]),
+        ("IFD", [(0x0112, 13, 1, long_(2))]),
+        ("negative SBYTE", [(0x0112, 6, 1, b"\xfe")]),
         ("negative SSHORT", [(0x0112, 8, 1, sshort(-2))]),
         ("negative SLONG", [(0x0112, 9, 1, slong(-65530))]),
         ("LONG past 16 bits", [(0x0112, 4, 1, long_(65536 + 6))]),
@@ -324,19 +330,32 @@ def test_exif_orientation_of_every_type_pil_takes_is_read_as_pil_reads_it():
         ("an unknown type before a SHORT", [(0x0112, 99, 1, b"\x03"), (0x0112, 3, 1, short(6))]),
         ("no values before a SHORT", [(0x0112, 3, 0, b""), (0x0112, 3, 1, short(6))]),
         ("three SHORTs, stored after the directory",
-         [(0x0112, 3, 3, long_(8 + 2 + 12 + 4))], short(5) + short(3) + short(3)),
+         [(0x0112, 3, 3, long_(after))], short(5) + short(3) + short(3)),
+    ]
+    not_read = [
+        ("FLOAT", [(0x0112, 11, 1, struct.pack(">f", 6.0))]),
+        ("DOUBLE", [(0x0112, 12, 1, long_(after))], struct.pack(">d", 6.0)),
+        ("RATIONAL", [(0x0112, 5, 1, long_(after))], long_(6) + long_(1)),
+        ("SRATIONAL", [(0x0112, 10, 1, long_(after))], slong(6) + slong(1)),
+        ("LONG8", [(0x0112, 16, 1, long_(after))], struct.pack(">Q", 6)),
     ]
     pixels = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
     graph = tf.function(export._exif_orientation, reduce_retracing=True)
-    for name, *exif in cases:
+    for name, *exif in read + not_read:
         encoded = encoded_file(pixels, "PNG", exif=big_endian_tiff_exif(*exif))
         with warnings.catch_warnings(), Image.open(io.BytesIO(encoded)) as opened:
             warnings.simplefilter("ignore")  # PIL warns of the two SHORTs
-            value = opened.getexif().get(0x0112)
+            value = opened.getexif().get(0x0112, 1)
             upright = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
-        expected = value if isinstance(value, int) and 1 <= value <= 8 else 1
-        for read in (export._exif_orientation, graph):  # eager, and traced as it is served
-            assert int(read(tf.constant(encoded), export._png_exif)) == expected, name
+        turned = value in range(2, 9)  # PIL's lookup: 6, 6.0 and 6/1 alike
+        if (name, *exif) in not_read:
+            assert turned, name  # PIL turns it; the graph does not
+            expected, upright = 1, pixels
+        else:
+            expected = int(value) if turned else 1
+        for read_orientation in (export._exif_orientation, graph):  # eager, and as served
+            assert int(read_orientation(tf.constant(encoded), export._png_exif)) == expected, \
+                name
         np.testing.assert_array_equal(export._decode_photo(tf.constant(encoded), 0).numpy(),
                                       upright, err_msg=name)
 

@@ -2,9 +2,11 @@
 pixels kept bit for bit, batching, errors, the high-resolution crop strategy."""
 
 import math
+import struct
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import cv2
@@ -128,6 +130,15 @@ def test_photo_whose_exif_pil_cannot_parse_is_used_as_stored_with_a_warning(tmp_
         np.testing.assert_array_equal(data.load_image(broken), image / np.float32(255))
     turned = np.rot90(image, -1)
     np.testing.assert_array_equal(data.load_image(sideways), turned / np.float32(255))
+    # PIL reads this orientation, then fails to rewrite the EXIF (a FLOAT camera make) in
+    # ImageOps.exif_transpose: the photo is still turned, without a warning
+    exif = (b"Exif\0\0MM\0*" + struct.pack(">IH", 8, 2) + struct.pack(">HHIH2x", 0x0112, 3, 1, 6)
+            + struct.pack(">HHIf", 0x010F, 11, 1, 1.0) + b"\0" * 4)
+    float_make = tmp_path / "float_make.png"
+    Image.fromarray(image).save(float_make, exif=exif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(data.load_image(float_make), turned / np.float32(255))
     np.testing.assert_array_equal(inpaint(sideways, np.rot90(hole, -1), model=ConstantFill()),
                                   inpaint(turned, np.rot90(hole, -1), model=ConstantFill()))
 

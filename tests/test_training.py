@@ -280,15 +280,17 @@ def test_mixed_float16_uses_loss_scaling_and_skips_overflow(restore_policy):
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
 def test_train_mixed_precision(photo_folder, tmp_path, precision, restore_policy):
-    """Both train on a CPU; float16 with a warning there (it trains about 100x slower than
-    float32 on this machine's CPU, benchmarks/precision_speed.py), bfloat16 without."""
+    """Both train on a CPU; float16 with a warning where there is no GPU (it trains about 90x
+    slower than float32 on this machine's CPU, benchmarks/precision_speed.py), bfloat16
+    without."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = toy_train(photo_folder, tmp_path, steps=2, mixed_precision=precision)
     slow = [w for w in caught if "without a GPU" in str(w.message)]
-    assert len(slow) == (precision == "float16"), [str(w.message) for w in caught]
+    expected = precision == "float16" and not tf.config.list_physical_devices("GPU")
+    assert len(slow) == expected, [str(w.message) for w in caught]
     if slow:
-        assert "use 'bfloat16'" in str(slow[0].message)
+        assert "'bfloat16' trains" in str(slow[0].message)
     assert model.dtype_policy.name == f"mixed_{precision}"
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
     assert all(np.isfinite(w).all() for w in model.get_weights())
@@ -332,3 +334,19 @@ def test_multi_worker_training_reaches_identical_weights(photo_folder, tmp_path)
         np.testing.assert_allclose(chief[key], other[key], rtol=1e-6)
     assert (tmp_path / "model.keras").exists()
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+
+
+def test_float16_check_leaves_a_multi_worker_strategy_possible():
+    """The no-GPU check of ``mixed_precision="float16"`` runs before `train` makes its
+    strategy: it must not start TensorFlow's runtime, after which `MultiWorkerMirroredStrategy`
+    fails ("Collective ops must be configured at program startup"), as it did for a while."""
+    config = {"cluster": {"worker": [f"localhost:{free_port()}"]},
+              "task": {"type": "worker", "index": 0}}
+    code = ("import warnings; warnings.simplefilter('ignore')\n"
+            "from keras_inpaint import training\n"
+            "training._mixed_precision_policy('float16')\n"
+            "import tensorflow as tf\n"
+            "print('replicas', tf.distribute.MultiWorkerMirroredStrategy().num_replicas_in_sync)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**subprocess_env(), "TF_CONFIG": json.dumps(config)})
+    assert "replicas 1" in result.stdout, result.stderr[-2000:]

@@ -253,7 +253,9 @@ class InpaintingModel(keras.Model):
             generator_optimizer = optimizer
         generator_optimizer = _get_optimizer(generator_optimizer)
         discriminator_optimizer = _get_optimizer(discriminator_optimizer)
-        if generator_optimizer is None or discriminator_optimizer is None:
+        if generator_optimizer is None or (
+            discriminator_optimizer is None and self.discriminator_variables
+        ):
             defaults = self.default_optimizers()  # only the paper's optimizers not passed
             generator_optimizer = generator_optimizer or defaults["generator"]
             discriminator_optimizer = discriminator_optimizer or defaults.get("discriminator")
