@@ -6,16 +6,17 @@ For each zoo network as published (default: every entry with trained weights but
 with ``zoo.load(name, dtype=POLICY)`` for ``float32``, ``mixed_bfloat16`` and
 ``mixed_float16`` (the same weights; float32 variables, the policy's compute dtype):
 
+- **Inference**: milliseconds of one ``model(inputs)`` call on a 512x512 noise image with a
+  centred 10 % hole, in a `tf.function`, the policies interleaved.
+- **Fill difference**: the largest and the mean absolute difference, in 8-bit levels, between
+  the policy's fill and float32's in the hole of that image (the same weights, copied from the
+  float32 model): what the lower precision changes in what users get. Measured with the
+  inference, before the training steps change the weights.
 - **Training**: images per second of ``model.train_step`` at the preset's training size and
   batch (as `zoo_speed.py`: random images, per-sample rectangular holes of 25 %), in a
   `tf.function` (graph mode: XLA is slower on CPUs, see the model-speed table), the three
   policies interleaved. Under ``mixed_float16`` the optimizers are loss-scaled, as
   `keras-inpaint train --mixed-precision float16` does.
-- **Inference**: milliseconds of one ``model(inputs)`` call on a 512x512 noise image with a
-  centred 10 % hole, in a `tf.function`, the policies interleaved.
-- **Fill difference**: the largest and the mean absolute difference, in 8-bit levels, between
-  the policy's fill and float32's in the hole of that image (the same weights, copied from the
-  float32 model): what the lower precision changes in what users get.
 
 ``--quick`` measures the tiny untrained configurations of ``tests/tiny_models.py`` at 64x64.
 A measurement that raises is a ``failed: ...`` cell and the others go on. Progress goes to
@@ -83,6 +84,13 @@ def measure(name, args):
     reference = loaded[REFERENCE]
     for subject in loaded.values():  # untrained stand-ins are initialised at random each
         subject.model.set_weights(reference.model.get_weights())
+    size = QUICK_INFERENCE_SIZE if args.quick else INFERENCE_SIZE
+    image = inference_batch(size)
+    callers = {policy: inference_call(subject.model, image, jit_compile=False)
+               for policy, subject in loaded.items()}
+    inference = medians_or_errors(callers, args.warmup, args.repeats)
+    fills = {policy: callers[policy]() for policy in loaded  # before training moves the weights
+             if not isinstance(inference[policy], Exception)}
     height, width = reference.training_size
     batch = training_batch(reference.batch_size, height, width)
     trainers, errors = {}, {}
@@ -93,13 +101,6 @@ def measure(name, args):
         except Exception as error:  # noqa: BLE001
             errors[policy] = error
     training = {**errors, **medians_or_errors(trainers, args.warmup, args.repeats)}
-    size = QUICK_INFERENCE_SIZE if args.quick else INFERENCE_SIZE
-    image = inference_batch(size)
-    callers = {policy: inference_call(subject.model, image, jit_compile=False)
-               for policy, subject in loaded.items()}
-    inference = medians_or_errors(callers, args.warmup, args.repeats)
-    fills = {policy: callers[policy]() for policy in loaded
-             if not isinstance(inference[policy], Exception)}
     rows = []
     for policy in policies:
         failed = subjects[policy] if isinstance(subjects[policy], Exception) else None

@@ -480,7 +480,7 @@ def _mixed_precision_policy(mixed_precision):
     if mixed_precision == "float16" and not tf.config.list_physical_devices("GPU"):
         warnings.warn(
             "mixed_precision='float16' without a GPU: CPUs train in float16 far slower than in "
-            "float32 (about 90x for partial_conv and context_encoder on the CPU of the README's "
+            "float32 (60-80x for partial_conv and context_encoder on the CPU of the README's "
             "benchmarks); on a CPU with AVX512-BF16 / AMX, 'bfloat16' trains 1.3-1.6x faster "
             "than float32 there; otherwise use no mixed precision", stacklevel=3)
     return MIXED_PRECISION_POLICIES[mixed_precision]

@@ -280,7 +280,7 @@ def test_mixed_float16_uses_loss_scaling_and_skips_overflow(restore_policy):
 
 @pytest.mark.parametrize("precision", ["float16", "bfloat16"])
 def test_train_mixed_precision(photo_folder, tmp_path, precision, restore_policy):
-    """Both train on a CPU; float16 with a warning where there is no GPU (it trains about 90x
+    """Both train on a CPU; float16 with a warning where there is no GPU (it trains 60-80x
     slower than float32 on this machine's CPU, benchmarks/precision_speed.py), bfloat16
     without."""
     with warnings.catch_warnings(record=True) as caught:
