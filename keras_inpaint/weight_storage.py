@@ -39,6 +39,11 @@ INT8_SCALE_ATTRIBUTE = "keras_inpaint_int8_scale"
 FLOAT16_MAX = 65504.0
 """Largest float16 value: weights beyond it cannot be stored as float16."""
 
+SEED_STATE_KEY = "seed_generator_"
+"""Name prefix of a model's random-stream states among its own variables in a Keras file
+(`keras_inpaint.models.base.InpaintingModel.save_own_variables`). A preset leaves them out:
+it starts from its seed as presets always did, and older keras_inpaint reads it."""
+
 _LEVELS = 127
 _FLOAT_KINDS = ("float16", "float32", "float64")
 
@@ -65,8 +70,9 @@ def write_weights(source, target, weights_dtype="float32", group=None):
     sub-model's weights, laid out as its own ``load_weights`` reads them.
 
     A training run's weights file also holds each optimizer's slots (Adam's two moments: twice
-    the model's size); a preset is for inference and fine-tuning, which starts new optimizers,
-    so the top-level groups named ``*optimizer`` are left out.
+    the model's size) and the model's random streams; a preset is for inference and
+    fine-tuning, which starts new optimizers, so the top-level groups named ``*optimizer`` are
+    left out, and so are the streams (`SEED_STATE_KEY`).
 
     Raises:
         ValueError: an unknown `weights_dtype`, or float16 storage (also of int8's small
@@ -82,7 +88,8 @@ def write_weights(source, target, weights_dtype="float32", group=None):
         return data, attributes
 
     def skipped(name):
-        return group is None and name.split("/")[0].endswith("optimizer")
+        return (group is None and name.split("/")[0].endswith("optimizer")
+                or name.rsplit("/", 1)[-1].startswith(SEED_STATE_KEY))
 
     _rewrite(source, target, stored, group=group, skipped=skipped)
 

@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 
 from keras_inpaint import weight_storage
+from keras_inpaint.models import get_model_class
 from keras_inpaint.weight_storage import (
     INT8_SCALE_ATTRIBUTE,
+    SEED_STATE_KEY,
     dequantize_int8,
     quantize_int8,
     readable_copy,
     write_weights,
 )
+from tiny_models import TINY_CONFIGS
 
 
 def has_int8(path):
@@ -111,3 +114,25 @@ def test_write_weights_refuses_unknown_types_and_float16_overflow(tmp_path, monk
             write_weights(tmp_path / "big.weights.h5", tmp_path / "x.weights.h5", storage)
     monkeypatch.setattr(weight_storage, "INT8_MIN_SIZE", 1)  # int8 takes it: no overflow
     write_weights(tmp_path / "big.weights.h5", tmp_path / "x.weights.h5", "int8")
+
+
+def test_preset_weights_leave_the_random_streams_out(tmp_path, monkeypatch):
+    """A run's weights file keeps the model's random streams; a preset written from it does
+    not: it loads with Keras' own loader (as keras_inpaint read files before the streams were
+    saved: "expected 1 variables, but received 2" otherwise) and starts from its seed."""
+    def tiny_global_local():
+        return get_model_class("global_local")(**{**TINY_CONFIGS["global_local"], "seed": 3})
+
+    model = tiny_global_local()
+    model.seed_generator.next()
+    model.save_weights(tmp_path / "run.weights.h5")
+    write_weights(tmp_path / "run.weights.h5", tmp_path / "preset.weights.h5",
+                  weights_dtype="float16")
+    with h5py.File(tmp_path / "run.weights.h5", "r") as run:
+        names = []
+        run.visit(names.append)
+    assert any(name.rsplit("/", 1)[-1].startswith(SEED_STATE_KEY) for name in names)
+    older = tiny_global_local()
+    monkeypatch.setattr(type(older), "load_own_variables", keras.Model.load_own_variables)
+    older.load_weights(tmp_path / "preset.weights.h5")
+    assert int(np.asarray(older.seed_generator.state)[1]) == 0

@@ -29,12 +29,10 @@ from keras import ops
 
 from keras_inpaint import metrics as inpaint_metrics
 from keras_inpaint.layers.shape_checks import check_same_dims
+from keras_inpaint.weight_storage import SEED_STATE_KEY
 
 HOLE_THRESHOLD = 0.5
 """Mask values above this are holes inside the models (masks are expected to be 0/1)."""
-
-SEED_STATE_KEY = "seed_generator_"
-"""Key prefix of the random streams' states among a model's own variables in a saved file."""
 
 
 @contextlib.contextmanager
