@@ -383,9 +383,8 @@ def _exif_orientation(encoded, find_exif):
     order = _bytes_at(padded, tiff, 2)
     little = tf.equal(order, b"II")
     directory = tiff + _unsigned_at(padded, tiff + 4, 4, little)
-    entries = tf.reshape(
-        tf.io.decode_raw(_bytes_at(padded, directory + 2, 12 * _EXIF_ENTRIES_READ), tf.uint8),
-        [_EXIF_ENTRIES_READ, 12])
+    entries = tf.reshape(_raw_at(padded, directory + 2, 12 * _EXIF_ENTRIES_READ),
+                         [_EXIF_ENTRIES_READ, 12])
     readable = tf.logical_and(tf.logical_and(tiff >= 0, tiff + 8 <= end),
                               tf.logical_or(little, tf.equal(order, b"MM")))
     entry = tf.range(_EXIF_ENTRIES_READ, dtype=tf.int64)
@@ -416,7 +415,7 @@ def _exif_orientation(encoded, find_exif):
     value_at = tf.where(tf.gather(elsewhere, first),
                         tiff + _unsigned(tf.gather(entries, first)[8:12], little),
                         directory + 2 + 12 * first + 8)
-    raw = tf.reshape(tf.io.decode_raw(_bytes_at(padded, value_at, 4), tf.uint8), [4])
+    raw = _raw_at(padded, value_at, 4)
     value = tf.constant(0, tf.int64)
     for code, size in _EXIF_ORIENTATION_TYPES.items():
         value = tf.where(tf.equal(kind, code), _unsigned(raw[:size], little), value)
@@ -611,13 +610,17 @@ def _bytes_at(text, offset, size):
     return tf.strings.substr(text, offset, tf.constant(size, tf.int64))
 
 
-def _unsigned_at(text, offset, size=4, little=True):
-    """The unsigned integer (int64) of the `size` bytes at `offset` in `text` (`_bytes_at`),
-    little-endian, or big-endian where `little` (a bool or bool tensor) is False."""
+def _raw_at(text, offset, size):
+    """The `size` bytes at `offset` in `text` (`_bytes_at`) as a uint8 vector of static size."""
     import tensorflow as tf
 
-    return _unsigned(tf.reshape(tf.io.decode_raw(_bytes_at(text, offset, size), tf.uint8),
-                                [size]), little)
+    return tf.reshape(tf.io.decode_raw(_bytes_at(text, offset, size), tf.uint8), [size])
+
+
+def _unsigned_at(text, offset, size=4, little=True):
+    """The unsigned integer (int64) of the `size` bytes at `offset` in `text` (`_raw_at`),
+    little-endian, or big-endian where `little` (a bool or bool tensor) is False."""
+    return _unsigned(_raw_at(text, offset, size), little)
 
 
 def _unsigned(raw, little=True):
