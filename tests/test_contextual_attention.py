@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from layer_harness import run_layer_test
 
+from keras_inpaint.layers import contextual_attention
 from keras_inpaint.layers.contextual_attention import ContextualAttention
 from keras_inpaint.layers.flow_colors import flow_to_color
 
@@ -199,13 +200,17 @@ REFERENCE_CASES = {
 }
 
 
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "xla"])
 @pytest.mark.parametrize("case", sorted(REFERENCE_CASES))
-def test_matches_numpy_reference(case):
+def test_matches_numpy_reference(case, jit_compile):
+    """Eagerly and traced for XLA, where the fuse step runs as shifted slices, not a
+    convolution."""
     kwargs = dict(return_flow=True, **REFERENCE_CASES[case])
     layer = ContextualAttention(**kwargs)
     rate = layer.rate
     fg, bg, mask = make_inputs(batch=3, size=8 * rate, channels=4, rate=rate)
-    y, flow = layer(fg, bg, mask)
+    call = tf.function(layer.__call__, jit_compile=True) if jit_compile else layer
+    y, flow = call(fg, bg, mask)
     assert y.shape == fg.shape
     assert flow.shape == (3, 8, 8, 3)
     for sample in range(3):
@@ -322,6 +327,39 @@ def test_gradients_reach_foreground_and_background_and_are_finite_under_xla():
     for grad in gradients(tf.constant(fg), tf.constant(bg), tf.constant(mask)):
         assert grad is not None
         assert np.all(np.isfinite(grad)) and np.max(np.abs(grad)) > 0
+
+
+@pytest.mark.parametrize("fuse_size", [2, 3])
+def test_gradients_under_xla_equal_graph_gradients(fuse_size):
+    """The fuse step is a convolution in graph mode and shifted slices under XLA: the
+    gradients of the two must agree."""
+    layer = ContextualAttention(rate=2, fuse_size=fuse_size)
+    fg, bg, mask = (tf.constant(x) for x in make_inputs(batch=3, size=16, channels=4, rate=2))
+    weights = tf.random.stateless_uniform(fg.shape, seed=(1, 2))
+
+    def gradients(fg, bg, mask):
+        with tf.GradientTape() as tape:
+            tape.watch([fg, bg])
+            loss = tf.reduce_sum(weights * layer(fg, bg, mask))
+        return tape.gradient(loss, [fg, bg])
+
+    graph = tf.function(gradients)(fg, bg, mask)
+    xla = tf.function(gradients, jit_compile=True)(fg, bg, mask)
+    for expected, actual in zip(graph, xla):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_xla_context_is_seen_only_while_tracing_for_xla():
+    seen = {}
+
+    def probe(jit_compile):
+        seen[jit_compile] = contextual_attention._in_xla_context()
+        return tf.zeros(())
+
+    for jit_compile in (False, True):
+        tf.function(lambda: probe(jit_compile), jit_compile=jit_compile)()
+    assert seen == {False: False, True: True}
+    assert not contextual_attention._in_xla_context()  # eagerly
 
 
 def test_bad_inputs_raise_value_error_naming_shapes():
