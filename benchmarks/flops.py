@@ -171,8 +171,9 @@ def first_shape(structure):
 def recorded_calls(layers):
     """Record every call of `layers` made inside the context.
 
-    Yields a list that receives ``(layer, first input shape, first output shape)`` per call.
-    Each layer's ``call`` is wrapped for the duration (an instance attribute, removed on exit).
+    Yields a list that receives ``(layer, args, kwargs, outputs)`` per call (what ``call``
+    received and returned). Each layer's ``call`` is wrapped for the duration (an instance
+    attribute, removed on exit).
     """
     calls = []
 
@@ -181,7 +182,7 @@ def recorded_calls(layers):
 
         def call(*args, **kwargs):
             outputs = original(*args, **kwargs)
-            calls.append((layer, first_shape((args, kwargs)), first_shape(outputs)))
+            calls.append((layer, args, kwargs, outputs))
             return outputs
 
         return call
@@ -205,8 +206,10 @@ def forward_multiply_adds(network, forward):
     with recorded_calls(counted_layers(network)) as calls:
         forward()
     totals = collections.Counter({"conv": 0, "attention": 0})
-    for layer, input_shape, output_shape in calls:
-        category, count = layer_multiply_adds(layer, input_shape, output_shape)
+    for layer, args, kwargs, outputs in calls:
+        category, count = layer_multiply_adds(
+            layer, first_shape((args, kwargs)), first_shape(outputs)
+        )
         totals[category] += count
     return totals
 

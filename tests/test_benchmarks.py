@@ -15,7 +15,14 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common, eager_vs_graph, flops, precision_speed, zoo_speed
+from benchmarks import (
+    common,
+    convolution_ceiling,
+    eager_vs_graph,
+    flops,
+    precision_speed,
+    zoo_speed,
+)
 from benchmarks.flops import attention_multiply_adds, count_multiply_adds
 from keras_inpaint import zoo
 from keras_inpaint.layers import ChannelwiseDense, ContextualAttention, GatedConv2D, PartialConv2D
@@ -42,6 +49,7 @@ SCRIPTS = {
     "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
     "resize_speed": ("64x48", "op, graph", "matrices, xla"),
     "precision_speed": ("gated_conv (untrained, width 4)", "| mixed_bfloat16 |", "fill difference"),
+    "convolution_ceiling": ("gated_conv (width 8)", "bare convolutions (their MACs)", " ms, "),
 }
 
 
@@ -318,3 +326,29 @@ def test_precision_fill_difference_is_in_eight_bit_levels_inside_the_hole():
     hole[0, 1:3, 1:3] = 1.0
     largest, mean = precision_speed.fill_difference(outputs, reference, hole)
     assert largest == pytest.approx(2.0) and mean == pytest.approx(2.0 / 12)
+
+
+@pytest.mark.parametrize("name", ["gated_conv", "global_local"])
+def test_bare_convolutions_are_the_layers_convolutions_and_their_count(name):
+    """The replayed bare convolutions are the recorded layers' convolutions (their outputs
+    without bias and activation: checked on the layers without either), and their MACs are
+    `flops.py`'s convolution count."""
+    model = get_model_class(name)(**TINY_CONFIGS[name])
+    case = flops.make_case(flops.Subject(name, name, model), 64)
+    replay = convolution_ceiling.record(case)
+    kinds = convolution_ceiling.CONVOLUTIONS
+    convolutions = [call for call in replay.calls if isinstance(call[0], kinds)]
+    assert convolutions
+    function, arguments = convolution_ceiling.bare_convolutions(replay.calls)
+    outputs = function(arguments)
+    assert len(outputs) == len(convolutions)
+    checked = 0
+    for (layer, args, _, output), bare in zip(convolutions, outputs):
+        assert bare.shape[:-1] == keras.tree.flatten(output)[0].shape[:-1]
+        plain = isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, PartialConv2D)
+        if plain and layer.activation in (None, keras.activations.linear):
+            bias = layer.bias if layer.use_bias else 0.0
+            np.testing.assert_allclose(bare + bias, output, rtol=1e-4, atol=1e-4)
+            checked += 1
+    assert checked > 0
+    assert convolution_ceiling.convolution_multiply_adds(replay.calls) == case.counts["conv"]
