@@ -196,22 +196,32 @@ def recorded_calls(layers):
             del layer.call
 
 
-def forward_multiply_adds(network, forward):
-    """``{"conv": MACs, "attention": MACs}`` of the layers of `network` while `forward()` runs.
-
-    `forward` is run once, eagerly (it may call `network` inside a model's own code: padding,
-    resizing), and every call of a counted layer of `network` is counted at the shapes it
-    actually received.
-    """
+def forward_calls(network, forward):
+    """The calls of `network`'s counted layers while `forward()` runs, once, eagerly (it may
+    call `network` inside a model's own code: padding, resizing): `recorded_calls`' list."""
     with recorded_calls(counted_layers(network)) as calls:
         forward()
+    return calls
+
+
+def call_multiply_adds(layer, args, kwargs, outputs):
+    """``(category, MACs)`` of one recorded call, at the shapes it actually received."""
+    return layer_multiply_adds(layer, first_shape((args, kwargs)), first_shape(outputs))
+
+
+def calls_multiply_adds(calls):
+    """``{"conv": MACs, "attention": MACs}`` of recorded calls (`forward_calls`)."""
     totals = collections.Counter({"conv": 0, "attention": 0})
-    for layer, args, kwargs, outputs in calls:
-        category, count = layer_multiply_adds(
-            layer, first_shape((args, kwargs)), first_shape(outputs)
-        )
+    for call in calls:
+        category, count = call_multiply_adds(*call)
         totals[category] += count
     return totals
+
+
+def forward_multiply_adds(network, forward):
+    """``{"conv": MACs, "attention": MACs}`` of the layers of `network` while `forward()` runs
+    (`forward_calls`)."""
+    return calls_multiply_adds(forward_calls(network, forward))
 
 
 def network_inputs(network, size):
@@ -247,13 +257,14 @@ class Subject:
 @dataclasses.dataclass(eq=False)
 class Case:
     """A subject at one image size: ``function(inputs)`` is one inference, `counts` its MACs
-    (or the exception counting raised)."""
+    (or the exception counting raised), `calls` its recorded layer calls if kept."""
 
     subject: Subject
     size: int
     function: object
     inputs: object
     counts: object
+    calls: list = dataclasses.field(default_factory=list)
 
 
 def parse_model(spec):
@@ -320,14 +331,17 @@ def inference_step(subject, size):
     return (lambda inputs: model(inputs, training=False)), batch
 
 
-def make_case(subject, size):
-    """The `Case` of `subject` at `size`, its MACs counted (one eager inference)."""
+def make_case(subject, size, keep_calls=False):
+    """The `Case` of `subject` at `size`, its MACs counted (one eager inference); with
+    `keep_calls`, the recorded layer calls too (`forward_calls`; none when counting failed)."""
     function, inputs = inference_step(subject, size)
+    calls = []
     try:
-        counts = forward_multiply_adds(subject.model.generator, lambda: function(inputs))
+        calls = forward_calls(subject.model.generator, lambda: function(inputs))
+        counts = calls_multiply_adds(calls)
     except Exception as error:  # noqa: BLE001 -- a failed count is a table entry
         counts = error
-    return Case(subject, size, function, inputs, counts)
+    return Case(subject, size, function, inputs, counts, calls if keep_calls else [])
 
 
 def size_cell(case):

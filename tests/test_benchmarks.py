@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks import (
     common,
-    convolution_ceiling,
+    bare_convolutions,
     eager_vs_graph,
     flops,
     precision_speed,
@@ -49,7 +49,7 @@ SCRIPTS = {
     "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
     "resize_speed": ("64x48", "op, graph", "matrices, xla"),
     "precision_speed": ("gated_conv (untrained, width 4)", "| mixed_bfloat16 |", "fill difference"),
-    "convolution_ceiling": ("gated_conv (width 8)", "bare convolutions (their MACs)", " ms, "),
+    "bare_convolutions": ("gated_conv (width 8)", "bare convolutions (their MACs)", " ms, "),
 }
 
 
@@ -330,25 +330,29 @@ def test_precision_fill_difference_is_in_eight_bit_levels_inside_the_hole():
 
 @pytest.mark.parametrize("name", ["gated_conv", "global_local"])
 def test_bare_convolutions_are_the_layers_convolutions_and_their_count(name):
-    """The replayed bare convolutions are the recorded layers' convolutions (their outputs
-    without bias and activation: checked on the layers without either), and their MACs are
-    `flops.py`'s convolution count."""
+    """The replayed bare convolutions are the recorded layers' convolutions: with the bias
+    added, what each layer's convolution computed (Conv2D, GatedConv2D's inner one before
+    its gating, Conv2DTranspose; all of these two models' layers without activation); and
+    their MACs are `flops.py`'s count of those layers (for these models, all their MACs but
+    the attention's)."""
     model = get_model_class(name)(**TINY_CONFIGS[name])
-    case = flops.make_case(flops.Subject(name, name, model), 64)
-    replay = convolution_ceiling.record(case)
-    kinds = convolution_ceiling.CONVOLUTIONS
-    convolutions = [call for call in replay.calls if isinstance(call[0], kinds)]
-    assert convolutions
-    function, arguments = convolution_ceiling.bare_convolutions(replay.calls)
+    case = flops.make_case(flops.Subject(name, name, model), 64, keep_calls=True)
+    function, arguments = bare_convolutions.replayed(
+        case.calls, bare_convolutions.CONVOLUTIONS, bare_convolutions.bare_convolution
+    )
     outputs = function(arguments)
-    assert len(outputs) == len(convolutions)
-    checked = 0
-    for (layer, args, _, output), bare in zip(convolutions, outputs):
-        assert bare.shape[:-1] == keras.tree.flatten(output)[0].shape[:-1]
-        plain = isinstance(layer, keras.layers.Conv2D) and not isinstance(layer, PartialConv2D)
-        if plain and layer.activation in (None, keras.activations.linear):
-            bias = layer.bias if layer.use_bias else 0.0
-            np.testing.assert_allclose(bare + bias, output, rtol=1e-4, atol=1e-4)
-            checked += 1
-    assert checked > 0
-    assert convolution_ceiling.convolution_multiply_adds(replay.calls) == case.counts["conv"]
+    kinds = bare_convolutions.CONVOLUTIONS
+    convolutions = [call for call in case.calls if isinstance(call[0], kinds)]
+    assert len(outputs) == len(convolutions) > 0
+    checked = set()
+    for (layer, args, kwargs, output), bare in zip(convolutions, outputs):
+        inner = layer.conv if isinstance(layer, GatedConv2D) else layer
+        if inner.activation not in (None, keras.activations.linear):
+            continue
+        expected = inner(args[0]) if isinstance(layer, GatedConv2D) else layer.call(*args, **kwargs)
+        bias = inner.bias if inner.use_bias else 0.0
+        np.testing.assert_allclose(bare + bias, expected, rtol=1e-4, atol=1e-4)
+        checked.add(type(layer).__name__)
+    assert checked >= ({"GatedConv2D", "Conv2D"} if name == "gated_conv" else {"Conv2DTranspose"})
+    macs = bare_convolutions.convolution_multiply_adds(case.calls)
+    assert macs == case.counts["conv"]

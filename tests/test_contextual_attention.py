@@ -197,6 +197,9 @@ REFERENCE_CASES = {
     "rate1_overlap_patch2": dict(rate=1, patch_size=2, paste_normalization="overlap"),
     "rate1_stride2_fuse3": dict(rate=1, stride=2, fuse_size=3),
     "rate3_align_corners": dict(rate=3, fuse_size=3, resize_align_corners=True),
+    # a 1x1 patch grid, smaller than the fuse's reach (the XLA fuse once broke there)
+    "rate1_stride8_fuse5": dict(rate=1, stride=8, fuse_size=5),
+    "rate1_stride8_fuse4": dict(rate=1, stride=8, fuse_size=4),
 }
 
 

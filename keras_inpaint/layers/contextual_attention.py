@@ -2,7 +2,13 @@
 
 import keras
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util
+
+try:  # private: how TensorFlow's own ops pick their XLA variants (see `_in_xla_context`)
+    from tensorflow.python.ops.control_flow_util import (
+        GraphOrParentsInXlaContext as _xla_context_reader,
+    )
+except ImportError:  # pragma: no cover - a TensorFlow without it
+    _xla_context_reader = None
 
 from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers.flow_colors import flow_to_color
@@ -322,10 +328,10 @@ class ContextualAttention(keras.layers.Layer):
 def _extract_patches(images, size, stride):
     """[B, H, W, C] -> [B, ceil(H/stride), ceil(W/stride), size*size*C], zero "SAME" padding.
 
-    Patch entries are ordered (row, column, channel). Traced for XLA, strided slices of the
-    padded images, stacked: XLA lowers TF's ExtractImagePatches to a convolution with a
-    [size, size, C, size*size*C] one-hot kernel, which took 69 ms where the slices take 11 ms
-    (batch 8, 64x64x96 images, size 4, stride 2, forward, on this project's CPU).
+    Patch entries are ordered (row, column, channel). Traced for XLA (see `_in_xla_context`),
+    strided slices of the padded images, stacked: XLA compiles TF's ExtractImagePatches as a
+    convolution with a [size, size, C, size*size*C] one-hot kernel, far slower on this
+    project's CPU than the slices (see `_diagonal_sum` for what the two changes gained).
     """
     if not _in_xla_context():
         return tf.image.extract_patches(
@@ -385,29 +391,37 @@ def _diagonal_sum(matrix, fuse_size):
     """[B, P, N] -> sum_d matrix[:, p + d, n + d]: 2-D convolution with an identity kernel.
 
     d runs over -(fuse_size - 1) // 2 .. fuse_size // 2 (TF "SAME" placement), zeros outside.
-    Traced for XLA (a `jit_compile` function), the sum of shifted slices; otherwise a
-    one-channel convolution. Each is the faster one where it runs: on this project's CPU, on
-    one 4096 x 4096 matrix, the convolution took 28 ms in graph mode and 285 ms under XLA,
-    the shifted slices 44 and 10 ms (`benchmarks/contextual_attention_speed.py`).
+    Traced for XLA (see `_in_xla_context`), the sum of shifted slices of the zero-padded
+    matrix; otherwise a one-channel convolution, which XLA compiles to something far slower
+    on this project's CPU (with both changes of this module, the layer's XLA forward pass in
+    `benchmarks/contextual_attention_speed.py` went from 596 to 272 ms).
     """
     if not _in_xla_context():
         kernel = tf.reshape(tf.eye(fuse_size), [fuse_size, fuse_size, 1, 1])
         return tf.nn.conv2d(matrix[..., None], kernel, strides=1, padding="SAME")[..., 0]
-    total = matrix
-    for shift in range(-((fuse_size - 1) // 2), fuse_size // 2 + 1):
-        if shift == 0:
-            continue
-        start, stop = max(shift, 0), min(shift, 0)
-        window = matrix[:, start : stop or None, start : stop or None]
-        padding = [[0, 0], [-stop, start], [-stop, start]]
-        total += tf.pad(window, padding)
+    before, after = (fuse_size - 1) // 2, fuse_size // 2
+    shape = tf.shape(matrix)
+    padded = tf.pad(matrix, [[0, 0], [before, after], [before, after]])
+    total = padded[:, : shape[1], : shape[2]]
+    for shift in range(1, fuse_size):
+        total += padded[:, shift : shift + shape[1], shift : shift + shape[2]]
     return total
 
 
 def _in_xla_context():
-    """True while a `jit_compile=True` function (Keras' `jit_compile`) is being traced."""
-    graph = tf.compat.v1.get_default_graph()
-    return control_flow_util.GraphOrParentsInXlaContext(graph)
+    """True while a `jit_compile=True` function (Keras' `jit_compile`, `keras-inpaint train
+    --jit-compile`) is being traced; False eagerly, in graph mode, and where TensorFlow does not
+    have the private helper this reads (the layer is then right, only slower under XLA).
+
+    The choice is made when a function is traced: a `tf.function` traced outside XLA and
+    called later inside a jit-compiled one keeps its first trace (the convolution and TF's
+    patch extraction, which XLA compiles, slowly). XLA auto-clustering
+    (`tf.config.optimizer.set_jit`) is not seen either. Both paths compute the same values
+    with ordinary TF ops, so a SavedModel never depends on the choice.
+    """
+    if _xla_context_reader is None:
+        return False
+    return _xla_context_reader(tf.compat.v1.get_default_graph())
 
 
 def _transpose_grids(scores, query_size, grid_size):
