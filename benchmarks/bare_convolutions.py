@@ -71,7 +71,8 @@ def whole_call(layer, args, kwargs, output):
 def bare_convolution(layer, args, kwargs, output):
     """`layer`'s convolution alone on its first input as the TF op, with the layer's kernel,
     strides, dilation and padding (a mirror-padding GatedConv2D's as "SAME": its input is
-    unpadded); a transposed convolution to the recorded output's shape."""
+    unpadded); a transposed convolution to the recorded output's shape (undilated: the zoo's
+    transposed convolutions are)."""
     inputs = keras.tree.flatten(args)[0]
     inner = layer.conv if isinstance(layer, GatedConv2D) else layer
     kernel = tf.cast(inner.kernel, inputs.dtype)

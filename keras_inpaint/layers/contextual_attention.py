@@ -12,6 +12,7 @@ except ImportError:  # pragma: no cover - a TensorFlow without it
 
 from keras_inpaint.arguments import is_finite_number
 from keras_inpaint.layers.flow_colors import flow_to_color
+from keras_inpaint.layers.padding import pad_like_same
 from keras_inpaint.layers.shape_checks import check_same_dims
 
 PATCH_NORM_FLOOR = 1e-4
@@ -343,17 +344,7 @@ def _extract_patches(images, size, stride):
         )
     shape = tf.shape(images)
     out_height, out_width = -(-shape[1] // stride), -(-shape[2] // stride)
-    pad_height = tf.maximum((out_height - 1) * stride + size - shape[1], 0)
-    pad_width = tf.maximum((out_width - 1) * stride + size - shape[2], 0)
-    padded = tf.pad(
-        images,
-        [
-            [0, 0],
-            [pad_height // 2, pad_height - pad_height // 2],
-            [pad_width // 2, pad_width - pad_width // 2],
-            [0, 0],
-        ],
-    )
+    padded = pad_like_same(images, (size, size), (stride, stride), mode="constant")
     windows = [
         padded[
             :,
