@@ -218,12 +218,6 @@ def calls_multiply_adds(calls):
     return totals
 
 
-def forward_multiply_adds(network, forward):
-    """``{"conv": MACs, "attention": MACs}`` of the layers of `network` while `forward()` runs
-    (`forward_calls`)."""
-    return calls_multiply_adds(forward_calls(network, forward))
-
-
 def network_inputs(network, size):
     """Zeros in the structure of `network`'s inputs, batch 1; a free height or width is
     `size`, fixed dimensions keep their size."""
@@ -236,10 +230,10 @@ def network_inputs(network, size):
 
 
 def count_multiply_adds(network, size):
-    """`forward_multiply_adds` of the bare functional `network` run once on
+    """`calls_multiply_adds` of the bare functional `network` run once on
     `network_inputs(network, size)`."""
     inputs = network_inputs(network, size)
-    return forward_multiply_adds(network, lambda: network(inputs))
+    return calls_multiply_adds(forward_calls(network, lambda: network(inputs)))
 
 
 # ---- models ----------------------------------------------------------------------------------
