@@ -88,6 +88,11 @@ def add_train_parser(subparsers):
     )
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--zoom", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+        help="range of the random zoom-in of the training crops, 1 <= LOW <= HIGH "
+        "(default 1 2; 1 1 resizes whole photos, as evaluation does)",
+    )
     parser.add_argument("--checkpoint-every", type=positive_int, default=500)
     parser.add_argument("--log-every", type=positive_int, default=50)
     parser.add_argument("--image-every", type=positive_int, default=500)
@@ -135,6 +140,7 @@ def run_train(args):
         validation_masks=args.validation_masks,
         validation_stride=args.validation_stride,
         validate_every=args.validate_every,
+        zoom=training.DEFAULT_ZOOM if args.zoom is None else tuple(args.zoom),
         command=" ".join(["keras-inpaint", *sys.argv[1:]]),
     )
 

@@ -57,8 +57,10 @@ from keras_inpaint.orientation import upright
 __all__ = [
     "IMAGE_EXTENSIONS",
     "SKIPPED_FILES",
+    "DEFAULT_SCALE_RANGE",
     "SkippedFiles",
     "UnreadableImageWarning",
+    "checked_scale_range",
     "list_image_files",
     "load_image",
     "load_mask",
@@ -68,6 +70,9 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 """File extensions (matched case-insensitively) that a folder source reads."""
+
+DEFAULT_SCALE_RANGE = (1.0, 2.0)
+"""`make_dataset`'s default range of the random zoom-in of the training crops."""
 
 TFDS_PREFIX = "tfds:"
 """Prefix of a `make_dataset` source naming a TensorFlow Datasets dataset."""
@@ -250,7 +255,7 @@ def make_dataset(
     split="train",
     shuffle=True,
     drop_remainder=True,
-    scale_range=(1.0, 2.0),
+    scale_range=DEFAULT_SCALE_RANGE,
     data_dir=None,
     shuffle_buffer=1024,
 ):
@@ -327,7 +332,7 @@ def make_dataset(
     batch_size = _checked_int("batch_size", batch_size, minimum=1)
     seed = _checked_int("seed", seed, minimum=0)
     start_index = _checked_int("start_index", start_index, minimum=0)
-    low, high = _scale_range(scale_range)
+    low, high = checked_scale_range(scale_range)
     generator = masks_lib.get_mask_generator(masks) if isinstance(masks, str) else masks
     if not callable(generator):
         raise ValueError(
@@ -669,13 +674,14 @@ def _image_size(image_size):
     return int(sides[0]), int(sides[1])
 
 
-def _scale_range(scale_range):
-    """(low, high) from a pair of finite numbers with ``1 <= low <= high``."""
+def checked_scale_range(scale_range, name="scale_range"):
+    """(low, high) from a pair of finite numbers with ``1 <= low <= high``; `name` is the
+    argument's name in the error."""
     pair = tuple(scale_range) if isinstance(scale_range, (tuple, list)) else ()
     numbers = len(pair) == 2 and all(is_finite_number(end) for end in pair)
     if not numbers or not 1 <= pair[0] <= pair[1]:
         raise ValueError(
-            "scale_range must be a pair (low, high) of finite numbers with 1 <= low <= high, "
+            f"{name} must be a pair (low, high) of finite numbers with 1 <= low <= high, "
             f"received {scale_range!r}"
         )
     return float(pair[0]), float(pair[1])

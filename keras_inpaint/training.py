@@ -65,6 +65,7 @@ from keras_inpaint.validation import Validation, summary_line
 
 MIXED_PRECISION_POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 STRATEGIES = ("default", "mirrored", "multi-worker")
+DEFAULT_ZOOM = inpaint_data.DEFAULT_SCALE_RANGE
 
 
 def parse_overrides(assignments):
@@ -168,6 +169,7 @@ def _check_run_config(path, run_config, resume):
         previous = json.loads(path.read_text())
         if "data" in previous:
             previous["data"] = _data_setting(previous["data"])
+        previous.setdefault("zoom", list(DEFAULT_ZOOM))  # runs from before the setting
         if not resume:
             raise ValueError(
                 f"{path.parent} already holds a training run; pass --resume to continue it "
@@ -315,6 +317,7 @@ def train(
     validation_masks=None,
     validation_stride=1,
     validate_every=None,
+    zoom=DEFAULT_ZOOM,
     verbose=1,
     command=None,
 ):
@@ -352,6 +355,11 @@ def train(
             at the training size, which must then be square) at the run's first step, every
             `validate_every` steps (default `checkpoint_every`) and at its last, into
             ``validation.json`` and TensorBoard (see `keras_inpaint.validation`).
+        zoom: ``(low, high)``, the range of the random zoom-in of the training crops
+            (`keras_inpaint.data.make_dataset`'s `scale_range`): with ``(1, 1)`` every crop
+            is the largest region of the photo with the crop's aspect ratio, resized to the
+            crop size (evaluation resizes its centred square); ``(1, 2)``, the default, zooms
+            in by up to 2x.
         verbose: 1 shows a progress bar.
         command: the command line that started the run, recorded in ``run.json``.
 
@@ -382,6 +390,7 @@ def train(
         "image_size": list(size),
         "batch_size": batch_size,
         "masks": masks,
+        "zoom": list(inpaint_data.checked_scale_range(zoom, "zoom")),
         "seed": seed,
         "mixed_precision": mixed_precision,
         "steps": steps,
@@ -425,6 +434,7 @@ def train(
             masks=masks,
             seed=seed,
             start_index=start * batch_size,
+            scale_range=zoom,
         )
         output.mkdir(parents=True, exist_ok=True)
         if chief:

@@ -351,3 +351,38 @@ def test_resume_compares_data_folders_as_resolved_paths(photo_folder, tmp_path, 
     Image.open(next(photo_folder.glob("*.png"))).save(tmp_path / "other" / "x.png")
     with pytest.raises(ValueError, match=r"with different settings \(data: "):
         train_toy(tmp_path / "other", run, steps=4, resume=True)
+
+
+def test_zoom_reaches_the_data_is_recorded_and_must_match_on_resume(capsys, photo_folder,
+                                                                    tmp_path, monkeypatch):
+    ranges = []
+    make_dataset = training.inpaint_data.make_dataset
+
+    def spy(*args, **kwargs):
+        ranges.append(kwargs["scale_range"])
+        return make_dataset(*args, **kwargs)
+
+    monkeypatch.setattr(training.inpaint_data, "make_dataset", spy)
+    run = tmp_path / "run"
+    code, err = run_cli(capsys, *train_command(photo_folder, run, "--zoom", "1", "1.5"))
+    assert code == 0, err
+    recorded = json.loads((run / "run.json").read_text())
+    assert recorded["zoom"] == [1.0, 1.5] and ranges == [(1.0, 1.5)]
+    changed = r"different settings \(zoom: \[1.0, 1.5\] -> \[1.0, 2.0\]"
+    with pytest.raises(ValueError, match=changed):
+        train_toy(photo_folder, run, steps=2, resume=True)
+    del recorded["zoom"]  # a run.json from before the setting: it ran with the default
+    (run / "run.json").write_text(json.dumps(recorded))
+    assert int(train_toy(photo_folder, run, steps=2, resume=True).train_steps.numpy()) == 2
+    assert json.loads((run / "run.json").read_text())["zoom"] == [1.0, 2.0]
+    assert ranges[-1] == (1.0, 2.0)
+
+
+@pytest.mark.parametrize("zoom", [("0.5", "1"), ("2", "1"), ("1", "inf")])
+def test_a_bad_zoom_is_one_line_and_starts_no_run(capsys, photo_folder, tmp_path, zoom):
+    run = tmp_path / "run"
+    code, err = run_cli(capsys, *train_command(photo_folder, run, "--zoom", *zoom))
+    low, high = map(float, zoom)
+    expected = f"with 1 <= low <= high, received ({low!r}, {high!r})"
+    assert_one_line_error(code, err, "train", expected)
+    assert not run.exists()
