@@ -20,6 +20,11 @@ calls, each part's calls in a block: see `in_blocks`):
   whole at their recorded arguments: the convolutions plus what the layers add around them;
 - **attention**: the recorded `ContextualAttention` calls replayed alone.
 
+With ``--by-shape``, a second table times the bare convolution of each distinct shape of the
+models' convolution calls (layer, input, kernel, strides, dilation) once, on one of its recorded
+calls: its rate, how many calls have that shape and their share of the bare convolutions' time
+(the sum of calls x time over the shapes): which shapes run slowly.
+
 Each part runs its calls one at a time (every call waits for the previous one's output), as a
 chain of layers does; the model itself may run independent branches concurrently on the
 cores (`gated_conv`'s two refinement branches), so its parts can add up to more than its
@@ -29,7 +34,7 @@ medians, as in `flops.py`): the inference's for all counted MACs (`flops.py`'s c
 bare convolutions' for `flops.py`'s count of the convolution layers (which includes
 `PartialConv2D`'s one-channel mask sum), the attention's for its counted MACs.
 
-    python -m benchmarks.bare_convolutions [--quick] [--repeats 5]
+    python -m benchmarks.bare_convolutions [--quick] [--repeats 5] [--by-shape]
         [--models gated_conv gated_conv:48] [--sizes 256 512] [--jit graph xla]
 """
 
@@ -58,6 +63,7 @@ QUICK_SETTINGS = {
     "jit": ["graph"],
     "reference_size": 64,
     "reference_channels": 16,
+    "by_shape": True,
 }
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, GatedConv2D, PartialConv2D)
 LAYERS = tuple(kind for kind in flops.COUNTED_LAYERS if kind is not ContextualAttention)
@@ -172,6 +178,66 @@ def table_row(case, jit_compile, timings, limit):
     )
 
 
+def shape_key(call):
+    """What a recorded convolution call's speed depends on: ``(layer class, input shape
+    without the batch, kernel shape, strides, dilation)``."""
+    layer, args, _, _ = call
+    inner = layer.conv if isinstance(layer, GatedConv2D) else layer
+    inputs = keras.tree.flatten(args)[0]
+    return (
+        type(layer).__name__,
+        tuple(inputs.shape[1:]),
+        tuple(inner.kernel.shape),
+        tuple(inner.strides),
+        tuple(inner.dilation_rate),
+    )
+
+
+def calls_by_shape(calls):
+    """``{shape_key: [calls]}`` of the recorded convolution calls, in order of first use."""
+    groups = {}
+    for call in calls:
+        if isinstance(call[0], CONVOLUTIONS):
+            groups.setdefault(shape_key(call), []).append(call)
+    return groups
+
+
+def shape_timings(case, jit_compile, warmup, repeats):
+    """``{shape_key: median seconds of one bare convolution of that shape}``."""
+    functions = {}
+    for key, calls in calls_by_shape(case.calls).items():
+        function, arguments = replayed(calls[:1], CONVOLUTIONS, bare_convolution)
+        function = compiled(function, jit_compile)
+        functions[key] = lambda function=function, arguments=arguments: function(arguments)
+    return in_blocks(functions, warmup, repeats)
+
+
+def shape_rows(case, jit_compile, timings, limit):
+    """One row per convolution shape of `case` (see `shape_key`), slowest total first."""
+    groups = calls_by_shape(case.calls)
+    totals = {key: len(groups[key]) * seconds for key, seconds in timings.items()
+              if not isinstance(seconds, Exception)}
+    whole = sum(totals.values())
+    rows = []
+    for key, calls in sorted(groups.items(), key=lambda item: -totals.get(item[0], 0)):
+        layer, inputs, kernel, strides, dilation = key
+        share = f"{100 * totals[key] / whole:.0f} %" if key in totals else "-"
+        rows.append((
+            case.subject.label,
+            flops.size_cell(case),
+            jit_label(jit_compile),
+            layer,
+            "x".join(map(str, inputs)),
+            "x".join(map(str, kernel)),
+            "x".join(map(str, strides)),
+            "x".join(map(str, dilation)),
+            len(calls),
+            rate_cell(timings[key], flops.call_multiply_adds(*calls[0])[1], limit),
+            share,
+        ))
+    return rows
+
+
 def reference_gigaflops(args, jit_compile):
     """GFLOP/s of `flops.py`'s reference Conv2D, timed in a block (`in_blocks`)."""
     reference, multiply_adds = flops.reference_convolution(
@@ -189,6 +255,8 @@ def main():
     parser.add_argument("--sizes", nargs="+", type=int, default=[256, 512])
     parser.add_argument("--reference-size", type=int, default=256)
     parser.add_argument("--reference-channels", type=int, default=64)
+    parser.add_argument("--by-shape", action="store_true",
+                        help="also time each distinct convolution shape (second table)")
     args = parse_arguments(parser, QUICK_SETTINGS)
     try:
         specs = [flops.parse_model(spec) for spec in args.models]
@@ -204,7 +272,9 @@ def main():
         reference[jit_compile] = reference_gigaflops(args, jit_compile)
         for case in cases:
             timings = in_blocks(part_functions(case, jit_compile), args.warmup, args.repeats)
-            measured.append((case, jit_compile, timings))
+            shapes = (shape_timings(case, jit_compile, args.warmup, args.repeats)
+                      if args.by_shape and not isinstance(case.counts, Exception) else {})
+            measured.append((case, jit_compile, timings, shapes))
     limit = max(reference.values())
     reference_text = ", ".join(f"{jit_label(jit)} {value:.1f}" for jit, value in reference.items())
     print_report(
@@ -226,8 +296,21 @@ def main():
             "conv layers",
             "attention (its MACs)",
         ),
-        [table_row(case, jit, timings, limit) for case, jit, timings in measured],
+        [table_row(case, jit, timings, limit) for case, jit, timings, _ in measured],
     )
+    if args.by_shape:
+        print_report(
+            "The bare convolutions by shape",
+            [
+                "One bare convolution per distinct shape (input H x W x C, kernel as the "
+                "layer stores it, strides, dilation), timed in a block of its own; ms and % "
+                "of the limit per call; share = calls x time over the sum for the model.",
+            ],
+            ("model", "size", "mode", "layer", "input", "kernel", "strides", "dilation",
+             "calls", "one call", "share"),
+            [row for case, jit, _, shapes in measured
+             for row in shape_rows(case, jit, shapes, limit)],
+        )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ SCRIPTS = {
     "eager_vs_graph": ("gated_conv (untrained, width 4)", "partial_conv (untrained", "break-even"),
     "resize_speed": ("64x48", "op, graph", "matrices, xla"),
     "precision_speed": ("gated_conv (untrained, width 4)", "| mixed_bfloat16 |", "fill difference"),
-    "bare_convolutions": ("gated_conv (width 8)", "bare convolutions (their MACs)", " ms, "),
+    "bare_convolutions": ("gated_conv (width 8)", "bare convolutions (their MACs)", " ms, ",
+                          "| GatedConv2D | 64x64x3 | 5x5x3x8 | 1x1 | 1x1 | 2 |"),
 }
 
 
@@ -356,3 +357,7 @@ def test_bare_convolutions_are_the_layers_convolutions_and_their_count(name):
     assert checked >= ({"GatedConv2D", "Conv2D"} if name == "gated_conv" else {"Conv2DTranspose"})
     macs = bare_convolutions.convolution_multiply_adds(case.calls)
     assert macs == case.counts["conv"]
+    groups = bare_convolutions.calls_by_shape(case.calls)
+    assert sum(len(calls) for calls in groups.values()) == len(convolutions)
+    assert macs == sum(len(calls) * flops.call_multiply_adds(*calls[0])[1]
+                       for calls in groups.values())
