@@ -91,7 +91,8 @@ def add_train_parser(subparsers):
     parser.add_argument(
         "--zoom", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
         help="range of the random zoom-in of the training crops, 1 <= LOW <= HIGH "
-        "(default 1 2; 1 1 resizes whole photos, as evaluation does)",
+        "(default 1 2; 1 1: no zoom-in, each crop the largest region of its photo with the "
+        "crop's aspect ratio)",
     )
     parser.add_argument("--checkpoint-every", type=positive_int, default=500)
     parser.add_argument("--log-every", type=positive_int, default=50)
